@@ -1,0 +1,197 @@
+"""Type stubs for kafkify's native core (src/)."""
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Literal, TypeAlias, final
+
+from kafkify.errors import KafkaError
+
+__version__: str
+__all__ = [
+    "Producer",
+    "RecordMetadata",
+    "_shutdown_all",
+    "dumps",
+    "librdkafka_version",
+    "__version__",
+]
+
+_Headers: TypeAlias = (
+    Mapping[str, bytes | str | None] | Iterable[tuple[str, bytes | str | None]] | None
+)
+_Serializer: TypeAlias = Literal["json", "bytes", "str"] | Callable[[Any], bytes | None] | None
+_DeliveryCallback: TypeAlias = Callable[[KafkaError | None, RecordMetadata], object]
+
+def librdkafka_version() -> str:
+    """The bundled librdkafka's version, e.g. ``"2.12.1"``."""
+
+def dumps(value: object) -> bytes:
+    """Encode ``value`` as the producer's default JSON serializer would.
+
+    Raises:
+        SerializationError: the value (at the path in the message) is not JSON-serializable.
+    """
+
+def _shutdown_all() -> None: ...
+
+@final
+class RecordMetadata:
+    """Where a record landed (kafka-python's field names)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int:
+        """Milliseconds since the epoch; -1 when unknown."""
+    @property
+    def serialized_key_size(self) -> int:
+        """-1 when the record had no key."""
+    @property
+    def serialized_value_size(self) -> int:
+        """-1 for a tombstone."""
+    @property
+    def serialized_header_size(self) -> int:
+        """-1 when the record had no headers."""
+    @property
+    def topic_partition(self) -> tuple[str, int]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Producer:
+    """A Kafka producer backed by librdkafka. Thread-safe: share one per process.
+
+    Options are kafka-python/aiokafka names (``linger_ms=5``, ``acks="all"``, ...)
+    or librdkafka properties (``config={"queue.buffering.max.kbytes": 65536}``).
+    Defaults: ``acks="all"``, ``enable_idempotence=True``, ``compression_type="lz4"``,
+    ``linger_ms=5``.
+
+    Raises:
+        ConfigError: an unknown option (with a "did you mean") or an invalid value.
+    """
+
+    def __new__(
+        cls,
+        bootstrap_servers: str | list[str] | None = None,
+        *,
+        config: Mapping[str, object] | None = None,
+        value_serializer: _Serializer = None,
+        key_serializer: _Serializer = None,
+        max_block_ms: float | None = None,
+        **options: object,
+    ) -> Producer: ...
+    @classmethod
+    def from_config(cls, mapping: Mapping[str, object]) -> Producer:
+        """Create a producer from one mapping of snake_case names and/or dotted properties.
+
+        Raises:
+            ConfigError: an unknown name or an invalid value.
+        """
+    def send(
+        self,
+        topic: str,
+        value: object = None,
+        key: object = None,
+        *,
+        headers: _Headers = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        timeout: float | None = 10.0,
+    ) -> RecordMetadata:
+        """Send one record and block (GIL released) until the broker acknowledges it.
+
+        Raises:
+            KafkaTimeoutError: no acknowledgement within ``timeout`` seconds.
+            SerializationError: the value, key or headers cannot be encoded.
+            InvalidTopicError: the topic name is not valid.
+            MessageSizeTooLargeError: the record exceeds ``max_request_size``.
+            ProducerClosedError: the producer is closed.
+            KafkaError: the broker rejected the record.
+        """
+    def send_async(
+        self,
+        topic: str,
+        value: object = None,
+        key: object = None,
+        *,
+        headers: _Headers = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        timeout: float | None = None,
+    ) -> Awaitable[RecordMetadata]:
+        """Send one record; the awaitable resolves to its RecordMetadata.
+
+        Raises:
+            RuntimeError: no running event loop in this thread.
+            QueueFullError: the local queue is full.
+            SerializationError, InvalidTopicError, ProducerClosedError: at once.
+            KafkaError: when awaited, as for ``send``.
+        """
+    def produce(
+        self,
+        topic: str,
+        value: object = None,
+        key: object = None,
+        *,
+        headers: _Headers = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        on_delivery: _DeliveryCallback | None = None,
+    ) -> None:
+        """Queue one record and return; ``on_delivery(err, metadata)`` runs once per record.
+
+        Raises:
+            QueueFullError: no room in the local queue after ``max_block_ms``.
+            SerializationError, InvalidTopicError, ProducerClosedError.
+        """
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued record is delivered or failed.
+
+        Raises:
+            KafkaTimeoutError: records are still queued after ``timeout`` seconds.
+        """
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, then release connections and threads. Idempotent.
+
+        Raises:
+            KafkaTimeoutError: records were left after ``timeout``; they were purged
+                and reported to their callers as failed.
+        """
+    def start(self, timeout: float = 10.0) -> Awaitable[Producer]:
+        """Check that the cluster answers.
+
+        Raises:
+            NoBrokersAvailable: no broker answered within ``timeout`` seconds.
+        """
+    def stop(self, timeout: float | None = None) -> Awaitable[None]:
+        """Flush and close without blocking the event loop."""
+    def partitions_for(self, topic: str) -> list[int]:
+        """The partition ids of ``topic``.
+
+        Raises:
+            KafkaTimeoutError, UnknownTopicOrPartitionError.
+        """
+    def __len__(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def config(self) -> dict[str, str]:
+        """The librdkafka properties in effect, secrets masked."""
+    def __enter__(self) -> Producer: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+    def __aenter__(self) -> Awaitable[Producer]: ...
+    def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Awaitable[bool]: ...

@@ -1,0 +1,106 @@
+"""kafkify's exception hierarchy.
+
+Every error is a :class:`KafkaError` carrying ``code`` (librdkafka's error code,
+or None), ``name`` (the code's name), ``retriable`` and ``fatal``. Each subclass
+also inherits the matching built-in, so generic handlers work:
+``except ValueError`` catches a :class:`ConfigError`, ``except TimeoutError`` a
+:class:`KafkaTimeoutError`, ``except BufferError`` a :class:`QueueFullError`.
+
+The native core decides which class to raise (``src/errors.rs``).
+"""
+
+from __future__ import annotations
+
+
+class KafkaError(Exception):
+    """Base class of every kafkify error."""
+
+    code: int | None = None
+    name: str | None = None
+    retriable: bool = False
+    fatal: bool = False
+
+
+class ConfigError(KafkaError, ValueError):
+    """An unknown configuration name or an invalid value (the message names both)."""
+
+
+class SerializationError(KafkaError, TypeError):
+    """A value, key or header that cannot be encoded; the message names the path."""
+
+
+class InvalidTopicError(KafkaError, ValueError):
+    """The topic name breaks Kafka's rules (empty, too long, bad characters)."""
+
+
+class InvalidArgumentError(KafkaError, ValueError):
+    """librdkafka rejected an argument."""
+
+
+class KafkaTimeoutError(KafkaError, TimeoutError):
+    """A wait ran out (a send's acknowledgement, a flush, metadata)."""
+
+
+class QueueFullError(KafkaError, BufferError):
+    """The local queue is full (``queue.buffering.max.messages`` / ``buffer_memory``)."""
+
+
+class MessageSizeTooLargeError(KafkaError, ValueError):
+    """The record is larger than ``max_request_size`` (``message.max.bytes``)."""
+
+
+class UnknownTopicOrPartitionError(KafkaError):
+    """The topic or partition does not exist on the cluster."""
+
+
+class KafkaConnectionError(KafkaError, ConnectionError):
+    """A connection to a broker failed."""
+
+
+class NoBrokersAvailable(KafkaError, ConnectionError):
+    """No broker answered."""
+
+
+class AuthenticationError(KafkaError):
+    """SASL or TLS authentication failed."""
+
+
+class AuthorizationError(KafkaError):
+    """The broker refused the operation (ACLs)."""
+
+
+class IllegalStateError(KafkaError, RuntimeError):
+    """The operation is not valid in the producer's current state (e.g. transactions)."""
+
+
+class RecordPurgedError(KafkaError):
+    """The record was purged before delivery (the producer was closed with it queued)."""
+
+
+class ProducerClosedError(KafkaError, RuntimeError):
+    """The producer was closed; create a new one."""
+
+
+class ProducerForkedError(KafkaError, RuntimeError):
+    """The producer was created before ``os.fork()``; create a new one in the child."""
+
+
+__all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
+    "ConfigError",
+    "IllegalStateError",
+    "InvalidArgumentError",
+    "InvalidTopicError",
+    "KafkaConnectionError",
+    "KafkaError",
+    "KafkaTimeoutError",
+    "MessageSizeTooLargeError",
+    "NoBrokersAvailable",
+    "ProducerClosedError",
+    "ProducerForkedError",
+    "QueueFullError",
+    "RecordPurgedError",
+    "SerializationError",
+    "UnknownTopicOrPartitionError",
+]

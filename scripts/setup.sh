@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Shared setup for scripts/test.sh and scripts/demo.sh (source it, don't run it).
+#
+# Checks the system prerequisites (installing Debian packages when run as root),
+# creates the dev venv .venv from requirements-dev.txt, and fixes the cache paths:
+#   CARGO_TARGET_DIR  ~/.cache/kafkify/target   (librdkafka + OpenSSL take ~5 min to build
+#                                                 from scratch on 2 cores; reused when present)
+#   PIP_CACHE_DIR     ~/.cache/kafkify/pip
+#   KAFKIFY_CACHE     ~/.cache/kafkify           (the Tansu broker binary)
+# Nothing here depends on the caches being present.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export KAFKIFY_CACHE="${KAFKIFY_CACHE:-$HOME/.cache/kafkify}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$KAFKIFY_CACHE/target}"
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$KAFKIFY_CACHE/pip}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+PYTHON="${PYTHON:-python3}"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+need_system_packages() {
+    local missing=()
+    command -v cc >/dev/null || missing+=(build-essential)
+    command -v make >/dev/null || missing+=(make)
+    command -v perl >/dev/null || missing+=(perl)   # OpenSSL's and librdkafka's build scripts
+    command -v git >/dev/null || missing+=(git)
+    "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+    if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            step "installing system packages: ${missing[*]}"
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        else
+            echo "missing system packages: ${missing[*]}" >&2
+            echo "install them with: sudo apt-get install ${missing[*]}" >&2
+            exit 1
+        fi
+    fi
+    if ! command -v cargo >/dev/null; then
+        echo "cargo (Rust) is required: https://rustup.rs (then re-run)" >&2
+        exit 1
+    fi
+}
+
+make_venv() {  # make_venv DIR: a venv with the pinned dev requirements
+    local dir="$1"
+    if [ ! -x "$dir/bin/python" ]; then
+        "$PYTHON" -m venv "$dir"
+    fi
+    "$dir/bin/python" -m pip install --quiet --upgrade "pip==26.3"
+    "$dir/bin/python" -m pip install --quiet -r "$ROOT/requirements-dev.txt"
+}
+
+build_wheel() {  # build the release wheel into $ROOT/dist (replacing older ones)
+    rm -rf "$ROOT/dist"
+    (cd "$ROOT" && "$ROOT/.venv/bin/maturin" build --release --locked --out "$ROOT/dist" --quiet)
+    WHEEL="$(ls "$ROOT"/dist/kafkify-*.whl)"
+    export WHEEL
+}
+
+need_system_packages
+step "python dev venv (.venv)"
+make_venv "$ROOT/.venv"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Run every check and test, from a fresh clone: the README's test command and CI's.
+#   lint (cargo fmt, clippy -D warnings, ruff) → cargo test → release wheel
+#   → auditwheel → install the wheel into a fresh venv → pytest against it
+#   (a real Tansu broker on 127.0.0.1, started and stopped by the tests).
+# Extra arguments go to pytest (e.g. scripts/test.sh -k blocking -x).
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$ROOT"
+started=$SECONDS
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy (release profile: shares the C build with the wheel)"
+cargo clippy --release --locked --all-targets -- -D warnings
+step "cargo test"
+cargo test --release --locked
+step "ruff"
+.venv/bin/ruff check python tests scripts benches examples
+.venv/bin/ruff format --check python tests scripts benches examples
+
+step "release wheel"
+build_wheel
+echo "$WHEEL ($(du -h "$WHEEL" | cut -f1))"
+step "auditwheel: manylinux, and no librdkafka/libssl/libcrypto/libz/libzstd at run time"
+.venv/bin/python scripts/check_wheel.py "$WHEEL"
+
+step "fresh venv with the wheel installed (not an editable build)"
+rm -rf "$ROOT/.venv-test"
+make_venv "$ROOT/.venv-test"
+.venv-test/bin/python -m pip install --quiet --force-reinstall --no-deps "$WHEEL"
+
+step "stubs match the module (mypy stubtest)"
+(cd /tmp && "$ROOT/.venv-test/bin/python" -m mypy.stubtest kafkify --mypy-config-file "$ROOT/pyproject.toml" --allowlist "$ROOT/tests/stubtest-allowlist.txt")
+
+step "pytest (against the installed wheel)"
+# Run from tests/ so `import kafkify` can only find the installed wheel.
+(cd "$ROOT/tests" && "$ROOT/.venv-test/bin/python" -m pytest -c "$ROOT/pyproject.toml" --rootdir "$ROOT" "$@")
+
+step "all checks passed in $((SECONDS - started)) s"

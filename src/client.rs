@@ -1,0 +1,347 @@
+//! The producer's engine, without Python objects: the librdkafka client, its poll
+//! and dispatcher threads, and a lifecycle that never loses queued records.
+//!
+//! Shutdown rules (see ../shared/notes/toolchain.md §6 for the crashes behind them):
+//! - `close` flushes first; what is still queued when its time runs out is purged
+//!   so each record's caller hears about it, and the count is reported.
+//! - threads are joined with the GIL released, and nothing touches Python once the
+//!   interpreter is finalizing (`_shutdown_all` runs from `atexit`, before that).
+//! - after `fork()` the child never touches the parent's threads or librdkafka
+//!   handle: they do not exist there.
+
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock, RwLock, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::producer::{BaseProducer, Producer as _, PurgeConfig};
+
+use crate::config::{self, Properties};
+use crate::delivery::{self, Context};
+use crate::errors::{self, Error, Result};
+
+pub type RdProducer = BaseProducer<Context>;
+
+/// Bumped in the child after every `fork()` (see `lib.rs`).
+pub static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Every live client, so `atexit` can flush and close the ones users forgot.
+static LIVE: Mutex<Vec<Weak<Client>>> = Mutex::new(Vec::new());
+
+/// How often blocking waits come up for air to run Python signal handlers (Ctrl+C).
+pub const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+pub struct Client {
+    /// `None` once closed. Senders hold the read lock only while enqueuing.
+    producer: RwLock<Option<Arc<RdProducer>>>,
+    poller: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
+    pub properties: Properties,
+    pub delivery_timeout: Duration,
+    fork_generation: u64,
+    pid: u32,
+}
+
+impl Client {
+    pub fn new(properties: Properties) -> Result<Arc<Client>> {
+        let mut cfg = ClientConfig::new();
+        for (k, v) in &properties.0 {
+            cfg.set(k, v);
+        }
+        cfg.set_log_level(RDKafkaLogLevel::Warning);
+        let (jobs_tx, jobs_rx) = mpsc::channel();
+        let producer: RdProducer = cfg
+            .create_with_context(Context::new(jobs_tx))
+            .map_err(|e| config_error(&e))?;
+        let producer = Arc::new(producer);
+        let dispatcher = std::thread::Builder::new()
+            .name("kafkify-dispatch".into())
+            .spawn(move || delivery::run_dispatcher(jobs_rx))
+            .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let poller = {
+            let (producer, stop) = (producer.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("kafkify-poll".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Acquire) {
+                        producer.poll(Duration::from_millis(50));
+                    }
+                })
+                .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?
+        };
+        let delivery_timeout = properties
+            .get("delivery.timeout.ms")
+            .or(properties.get("message.timeout.ms"))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(Duration::from_secs(300), Duration::from_millis);
+        let client = Arc::new(Client {
+            producer: RwLock::new(Some(producer)),
+            poller: Mutex::new(Some((stop, poller))),
+            dispatcher: Mutex::new(Some(dispatcher)),
+            properties,
+            delivery_timeout,
+            fork_generation: FORK_GENERATION.load(Ordering::Acquire),
+            pid: std::process::id(),
+        });
+        let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(&client));
+        Ok(client)
+    }
+
+    pub fn forked(&self) -> bool {
+        FORK_GENERATION.load(Ordering::Acquire) != self.fork_generation
+    }
+
+    fn check_fork(&self) -> Result<()> {
+        if self.forked() {
+            Err(Error::Forked {
+                parent_pid: self.pid,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Run `f` with the librdkafka producer, unless closed (or forked).
+    pub fn with_producer<T>(&self, f: impl FnOnce(&Arc<RdProducer>) -> Result<T>) -> Result<T> {
+        self.check_fork()?;
+        let guard = self.producer.read().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(p) => f(p),
+            None => Err(Error::Closed),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.producer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+    }
+
+    /// Records handed to librdkafka and not yet reported back.
+    pub fn pending(&self) -> usize {
+        self.with_producer(|p| Ok(p.in_flight_count().max(0) as usize))
+            .unwrap_or(0)
+    }
+
+    /// Wait until every queued record is delivered or failed, or `timeout` passes.
+    /// Ctrl+C ends the wait (the records stay queued). Returns how many are left.
+    pub fn flush(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
+        let producer = self.with_producer(|p| Ok(p.clone()))?;
+        flush_interruptibly(py, &producer, timeout)
+    }
+
+    /// Flush, then stop everything. Idempotent. Returns how many records were
+    /// still undelivered when `timeout` ran out (they are purged and each one's
+    /// caller gets an error). A KeyboardInterrupt during the flush is re-raised
+    /// after the purge and shutdown.
+    pub fn close(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
+        if self.forked() {
+            // The threads and the librdkafka handle belong to the parent process.
+            self.abandon();
+            return Ok(0);
+        }
+        let taken = self
+            .producer
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(producer) = taken else {
+            return Ok(0);
+        };
+        let flushed = flush_interruptibly(py, &producer, timeout);
+        let left = producer.in_flight_count().max(0) as usize;
+        py.detach(|| {
+            if left > 0 {
+                producer.purge(PurgeConfig::default().queue().inflight());
+            }
+            if let Some((stop, handle)) =
+                self.poller.lock().unwrap_or_else(|p| p.into_inner()).take()
+            {
+                stop.store(true, Ordering::Release);
+                let _ = handle.join();
+            }
+            // Serves the purged records' reports, then frees librdkafka.
+            drop(producer);
+        });
+        self.join_dispatcher(py);
+        if left > 0 {
+            delivery::log(
+                py,
+                40,
+                &format!("producer closed with {left} record(s) undelivered; each was reported to its caller as failed"),
+                None,
+            );
+        }
+        flushed.map(|_| left)
+    }
+
+    fn join_dispatcher(&self, py: Python<'_>) {
+        let handle = self
+            .dispatcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(handle) = handle else { return };
+        if handle.thread().id() == std::thread::current().id() {
+            return; // close() called from a delivery callback: it exits by itself.
+        }
+        // The dispatcher ends once the librdkafka handle (owner of its channel) is
+        // freed; a blocking send still finishing may hold it a moment longer.
+        py.detach(|| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+        });
+    }
+
+    /// In a forked child: forget the parent's handle and threads without touching them.
+    fn abandon(&self) {
+        if let Some(p) = self
+            .producer
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            std::mem::forget(p);
+        }
+        std::mem::forget(self.poller.lock().unwrap_or_else(|p| p.into_inner()).take());
+        std::mem::forget(
+            self.dispatcher
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+    }
+}
+
+/// Flush in short slices with the GIL released, running signal handlers between.
+fn flush_interruptibly(
+    py: Python<'_>,
+    producer: &Arc<RdProducer>,
+    timeout: Option<Duration>,
+) -> PyResult<usize> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let slice = match deadline {
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .min(SIGNAL_CHECK_INTERVAL),
+            None => SIGNAL_CHECK_INTERVAL,
+        };
+        let done = py.detach(|| producer.flush(slice).is_ok());
+        if done {
+            return Ok(0);
+        }
+        py.check_signals()?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(producer.in_flight_count().max(0) as usize);
+        }
+    }
+}
+
+/// Wake librdkafka's broker threads with linger.ms treated as 0, and wait up to
+/// `slice` for the queue to drain. Used by blocking sends so they cost one round
+/// trip, not linger.ms + a round trip; concurrent senders still share batches.
+pub fn flush_slice(producer: &RdProducer, slice: Duration) {
+    let ms = slice.as_millis().clamp(0, i32::MAX as u128) as i32;
+    // SAFETY: the handle is alive (we hold an Arc); rd_kafka_flush is thread-safe.
+    unsafe {
+        rdkafka::bindings::rd_kafka_flush(producer.client().native_ptr(), ms);
+    }
+}
+
+fn config_error(err: &rdkafka::error::KafkaError) -> Error {
+    use rdkafka::error::KafkaError as E;
+    match err {
+        E::ClientConfig(_, description, key, value) => {
+            let shown = config::redacted(key, value);
+            if description.contains("No such configuration property") {
+                config::unknown_name(key, rdkafka_properties())
+            } else {
+                Error::Config(format!(
+                    "invalid value for '{key}': {shown:?}: {description}"
+                ))
+            }
+        }
+        E::ClientCreation(msg) => {
+            Error::Config(format!("librdkafka rejected the configuration: {msg}"))
+        }
+        other => errors::from_rdkafka(other, "creating the producer"),
+    }
+}
+
+/// The names of every librdkafka property (for suggestions and `_` → `.` spelling).
+pub fn rdkafka_properties() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        use rdkafka::bindings as rd;
+        let mut names = Vec::new();
+        // SAFETY: conf_dump returns 2*n C strings (name, value) owned by us until
+        // conf_dump_free; a fresh conf lists every property that has a default.
+        unsafe {
+            let conf = rd::rd_kafka_conf_new();
+            let mut count = 0usize;
+            let arr = rd::rd_kafka_conf_dump(conf, &mut count);
+            for i in (0..count).step_by(2) {
+                let name = CStr::from_ptr(*arr.add(i)).to_string_lossy().into_owned();
+                names.push(name);
+            }
+            rd::rd_kafka_conf_dump_free(arr, count);
+            rd::rd_kafka_conf_destroy(conf);
+        }
+        names
+    })
+}
+
+/// Flush and close every client still open: called from `atexit`, before the
+/// interpreter starts finalizing, bounded by each client's delivery timeout.
+#[pyfunction]
+pub fn _shutdown_all(py: Python<'_>) -> PyResult<()> {
+    let clients: Vec<Arc<Client>> = LIVE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain(..)
+        .filter_map(|w| w.upgrade())
+        .collect();
+    for client in clients {
+        if client.is_closed() || client.forked() {
+            continue;
+        }
+        close_unattended(py, &client, "interpreter exit");
+    }
+    Ok(())
+}
+
+/// Close a client nobody closed (garbage collection, interpreter exit), saying so.
+pub fn close_unattended(py: Python<'_>, client: &Client, why: &str) {
+    let pending = client.pending();
+    if pending > 0 {
+        delivery::log(
+            py,
+            30,
+            &format!(
+                "{why}: flushing {pending} undelivered record(s) (up to {:.0} s, delivery.timeout.ms; Ctrl+C aborts)",
+                client.delivery_timeout.as_secs_f64()
+            ),
+            None,
+        );
+    }
+    match client.close(py, Some(client.delivery_timeout)) {
+        Ok(_) => {}
+        Err(err) => {
+            // Ctrl+C: the records left were purged and reported in close().
+            delivery::log(py, 40, &format!("{why}: flush interrupted"), Some(err));
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! Producer configuration: validate the Python-side names (kafka-python / aiokafka
+//! snake_case, or raw librdkafka dotted properties) and translate them into the
+//! librdkafka properties the client is created with.
+//!
+//! The translation is pure Rust over [`Value`] so it is unit-tested without Python;
+//! `producer.rs` converts Python objects into [`Value`]s.
+
+use std::collections::BTreeMap;
+
+use crate::errors::{Error, Result};
+
+/// A configuration value as given by the user, before translation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<String>),
+}
+
+impl Value {
+    /// Render for messages; never used for secrets (see [`redacted`]).
+    fn describe(&self) -> String {
+        match self {
+            Value::None => "None".into(),
+            Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Str(s) => format!("{s:?}"),
+            Value::List(l) => format!("{l:?}"),
+        }
+    }
+}
+
+/// kafkify's defaults: safe for production (the seeds all ask for acks=all and
+/// idempotence) and fast (lz4, a short linger so records share batches).
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("acks", "all"),
+    ("enable.idempotence", "true"),
+    ("compression.type", "lz4"),
+    ("linger.ms", "5"),
+];
+
+/// Properties whose values must never appear in a repr, a log line or an error.
+pub fn is_secret(property: &str) -> bool {
+    property.contains("password")
+        || property.contains("secret")
+        || property.ends_with(".pem")
+        || property == "sasl.oauthbearer.config"
+        || property == "ssl.key.pem"
+}
+
+pub fn redacted<'a>(property: &str, value: &'a str) -> &'a str {
+    if is_secret(property) {
+        "********"
+    } else {
+        value
+    }
+}
+
+/// How a snake_case name becomes librdkafka properties.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// Same meaning, different name; value rendered as-is (strings, numbers, bools).
+    Rename(&'static str),
+    /// A non-negative integer (milliseconds, counts, bytes).
+    Count(&'static str),
+    /// A string; `None` leaves the property at librdkafka's default.
+    Text(&'static str),
+    /// `true`/`false`.
+    Flag(&'static str),
+    /// One of a fixed set of strings (case-insensitive), stored in canonical case.
+    Choice(&'static str, &'static [&'static str]),
+    BootstrapServers,
+    Acks,
+    Retries,
+    BufferMemory,
+    CompressionType,
+    CheckHostname,
+    /// kafka-python options that mean nothing for librdkafka; accepted and ignored.
+    Ignored,
+}
+
+const SECURITY_PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+const SASL_MECHANISMS: &[&str] = &[
+    "PLAIN",
+    "SCRAM-SHA-256",
+    "SCRAM-SHA-512",
+    "OAUTHBEARER",
+    "GSSAPI",
+];
+const PARTITIONERS: &[&str] = &[
+    "random",
+    "consistent",
+    "consistent_random",
+    "murmur2",
+    "murmur2_random",
+    "fnv1a",
+    "fnv1a_random",
+];
+
+/// Every snake_case name we accept, kafka-python's and aiokafka's producer options.
+const RULES: &[(&str, Rule)] = &[
+    ("bootstrap_servers", Rule::BootstrapServers),
+    ("client_id", Rule::Text("client.id")),
+    ("acks", Rule::Acks),
+    ("retries", Rule::Retries),
+    ("batch_size", Rule::Count("batch.size")),
+    ("max_batch_size", Rule::Count("batch.size")),
+    ("linger_ms", Rule::Rename("linger.ms")),
+    ("buffer_memory", Rule::BufferMemory),
+    ("compression_type", Rule::CompressionType),
+    ("max_request_size", Rule::Count("message.max.bytes")),
+    ("request_timeout_ms", Rule::Count("request.timeout.ms")),
+    ("delivery_timeout_ms", Rule::Count("delivery.timeout.ms")),
+    ("enable_idempotence", Rule::Flag("enable.idempotence")),
+    (
+        "max_in_flight_requests_per_connection",
+        Rule::Count("max.in.flight.requests.per.connection"),
+    ),
+    ("transactional_id", Rule::Text("transactional.id")),
+    (
+        "transaction_timeout_ms",
+        Rule::Count("transaction.timeout.ms"),
+    ),
+    (
+        "security_protocol",
+        Rule::Choice("security.protocol", SECURITY_PROTOCOLS),
+    ),
+    (
+        "sasl_mechanism",
+        Rule::Choice("sasl.mechanism", SASL_MECHANISMS),
+    ),
+    ("sasl_plain_username", Rule::Text("sasl.username")),
+    ("sasl_plain_password", Rule::Text("sasl.password")),
+    ("sasl_username", Rule::Text("sasl.username")),
+    ("sasl_password", Rule::Text("sasl.password")),
+    (
+        "sasl_kerberos_service_name",
+        Rule::Text("sasl.kerberos.service.name"),
+    ),
+    ("ssl_cafile", Rule::Text("ssl.ca.location")),
+    ("ssl_certfile", Rule::Text("ssl.certificate.location")),
+    ("ssl_keyfile", Rule::Text("ssl.key.location")),
+    ("ssl_password", Rule::Text("ssl.key.password")),
+    ("ssl_crlfile", Rule::Text("ssl.crl.location")),
+    ("ssl_ciphers", Rule::Text("ssl.cipher.suites")),
+    ("ssl_check_hostname", Rule::CheckHostname),
+    ("metadata_max_age_ms", Rule::Count("metadata.max.age.ms")),
+    ("retry_backoff_ms", Rule::Count("retry.backoff.ms")),
+    ("reconnect_backoff_ms", Rule::Count("reconnect.backoff.ms")),
+    (
+        "reconnect_backoff_max_ms",
+        Rule::Count("reconnect.backoff.max.ms"),
+    ),
+    (
+        "connections_max_idle_ms",
+        Rule::Count("connections.max.idle.ms"),
+    ),
+    (
+        "receive_buffer_bytes",
+        Rule::Count("socket.receive.buffer.bytes"),
+    ),
+    ("send_buffer_bytes", Rule::Count("socket.send.buffer.bytes")),
+    ("partitioner", Rule::Choice("partitioner", PARTITIONERS)),
+    ("api_version", Rule::Ignored),
+    ("api_version_auto_timeout_ms", Rule::Ignored),
+    ("metric_reporters", Rule::Ignored),
+    ("metrics_num_samples", Rule::Ignored),
+    ("metrics_sample_window_ms", Rule::Ignored),
+    ("selector", Rule::Ignored),
+];
+
+/// The librdkafka properties a user's options turn into, in a stable order.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Properties(pub BTreeMap<String, String>);
+
+impl Properties {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+/// The names users may pass as keywords (for suggestions and documentation).
+pub fn known_names() -> impl Iterator<Item = &'static str> {
+    RULES.iter().map(|(name, _)| *name)
+}
+
+/// Options that kafka-python accepts but librdkafka has no use for.
+pub fn is_ignored(name: &str) -> bool {
+    matches!(lookup(name), Some(Rule::Ignored))
+}
+
+fn lookup(name: &str) -> Option<Rule> {
+    RULES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
+}
+
+/// Translate user options into librdkafka properties, on top of [`DEFAULTS`].
+///
+/// `options` are keyword-style names (snake_case, or dotted librdkafka names);
+/// `raw` are librdkafka properties passed through as given (applied last, so they win).
+/// `is_rdkafka_property` tells whether a dotted name is one librdkafka knows; it is
+/// used to accept `queue_buffering_max_kbytes`-style spellings and to suggest names.
+pub fn translate(
+    options: &[(String, Value)],
+    raw: &[(String, Value)],
+    rdkafka_properties: &[String],
+) -> Result<Properties> {
+    let mut props = Properties::default();
+    for (k, v) in DEFAULTS {
+        props.0.insert((*k).into(), (*v).into());
+    }
+    for (name, value) in options {
+        if name.contains('.') {
+            set_raw(&mut props, name, value)?;
+            continue;
+        }
+        match lookup(name) {
+            Some(rule) => apply(&mut props, name, rule, value)?,
+            None => {
+                let dotted = name.replace('_', ".");
+                if rdkafka_properties.contains(&dotted) {
+                    set_raw(&mut props, &dotted, value)?;
+                } else {
+                    return Err(unknown_name(name, rdkafka_properties));
+                }
+            }
+        }
+    }
+    for (name, value) in raw {
+        set_raw(&mut props, name, value)?;
+    }
+    Ok(props)
+}
+
+/// `ConfigError` for an unknown option, with the closest known name if one is close.
+pub fn unknown_name(name: &str, rdkafka_properties: &[String]) -> Error {
+    let mut candidates: Vec<&str> = known_names().collect();
+    candidates.extend(rdkafka_properties.iter().map(String::as_str));
+    let best = candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let hint = match best {
+        Some((_, c)) => format!("; did you mean {c:?}?"),
+        None => String::new(),
+    };
+    Error::Config(format!("unknown configuration option {name:?}{hint}"))
+}
+
+fn set_raw(props: &mut Properties, property: &str, value: &Value) -> Result<()> {
+    let rendered = match value {
+        Value::None => {
+            props.0.remove(property);
+            return Ok(());
+        }
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => render_float(*f),
+        Value::Str(s) => s.clone(),
+        Value::List(l) => l.join(","),
+    };
+    props.0.insert(property.into(), rendered);
+    Ok(())
+}
+
+fn render_float(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        f.to_string()
+    }
+}
+
+fn bad_value(name: &str, value: &Value, expected: &str) -> Error {
+    let shown = if is_secret(name) {
+        "********".to_string()
+    } else {
+        value.describe()
+    };
+    Error::Config(format!(
+        "invalid value for '{name}': {shown} (expected {expected})"
+    ))
+}
+
+fn apply(props: &mut Properties, name: &str, rule: Rule, value: &Value) -> Result<()> {
+    let mut put = |k: &str, v: String| {
+        props.0.insert(k.into(), v);
+    };
+    match rule {
+        Rule::Ignored => {}
+        Rule::Rename(prop) => match value {
+            Value::Int(_) | Value::Float(_) | Value::Str(_) => set_raw(props, prop, value)?,
+            Value::None => {
+                props.0.remove(prop);
+            }
+            _ => return Err(bad_value(name, value, "a number")),
+        },
+        Rule::Count(prop) => match value {
+            Value::Int(i) if *i >= 0 => put(prop, i.to_string()),
+            Value::Float(f) if *f >= 0.0 && f.fract() == 0.0 => put(prop, render_float(*f)),
+            Value::None => {
+                props.0.remove(prop);
+            }
+            _ => return Err(bad_value(name, value, "a non-negative integer")),
+        },
+        Rule::Text(prop) => match value {
+            Value::Str(s) => put(prop, s.clone()),
+            Value::None => {
+                props.0.remove(prop);
+            }
+            _ => return Err(bad_value(name, value, "a string")),
+        },
+        Rule::Flag(prop) => match value {
+            Value::Bool(b) => put(prop, b.to_string()),
+            _ => return Err(bad_value(name, value, "True or False")),
+        },
+        Rule::Choice(prop, allowed) => match value {
+            Value::Str(s) => match allowed.iter().find(|a| a.eq_ignore_ascii_case(s)) {
+                Some(canonical) => put(prop, (*canonical).into()),
+                None => return Err(bad_value(name, value, &format!("one of {allowed:?}"))),
+            },
+            Value::None => {
+                props.0.remove(prop);
+            }
+            _ => return Err(bad_value(name, value, &format!("one of {allowed:?}"))),
+        },
+        Rule::BootstrapServers => match value {
+            Value::Str(s) if !s.trim().is_empty() => put("bootstrap.servers", s.trim().into()),
+            Value::List(l) if !l.is_empty() => put("bootstrap.servers", l.join(",")),
+            _ => {
+                return Err(bad_value(
+                    name,
+                    value,
+                    "\"host:port\", \"h1:port,h2:port\" or a list of \"host:port\"",
+                ))
+            }
+        },
+        Rule::Acks => {
+            let acks = match value {
+                Value::Int(i @ -1..=1) => i.to_string(),
+                Value::Str(s) if s.eq_ignore_ascii_case("all") => "all".into(),
+                Value::Str(s) if ["0", "1", "-1"].contains(&s.as_str()) => s.clone(),
+                _ => return Err(bad_value(name, value, "0, 1, -1 or \"all\"")),
+            };
+            put("acks", acks);
+        }
+        Rule::Retries => match value {
+            Value::Int(i) if *i >= 0 => put("retries", (*i).min(i32::MAX as i64).to_string()),
+            // kafka-python's default is float("inf"): retry until delivery.timeout.ms.
+            Value::Float(f) if f.is_infinite() && *f > 0.0 => put("retries", i32::MAX.to_string()),
+            Value::Float(f) if *f >= 0.0 && f.fract() == 0.0 => put("retries", render_float(*f)),
+            _ => return Err(bad_value(name, value, "a non-negative integer")),
+        },
+        Rule::BufferMemory => match value {
+            // kafka-python counts bytes; librdkafka counts kilobytes.
+            Value::Int(i) if *i > 0 => put(
+                "queue.buffering.max.kbytes",
+                ((*i + 1023) / 1024).to_string(),
+            ),
+            _ => return Err(bad_value(name, value, "a positive number of bytes")),
+        },
+        Rule::CompressionType => match value {
+            Value::None => put("compression.type", "none".into()),
+            Value::Str(s) => {
+                let lower = s.to_ascii_lowercase();
+                if ["none", "gzip", "snappy", "lz4", "zstd"].contains(&lower.as_str()) {
+                    put("compression.type", lower);
+                } else {
+                    return Err(bad_value(
+                        name,
+                        value,
+                        "None, \"gzip\", \"snappy\", \"lz4\" or \"zstd\"",
+                    ));
+                }
+            }
+            _ => {
+                return Err(bad_value(
+                    name,
+                    value,
+                    "None, \"gzip\", \"snappy\", \"lz4\" or \"zstd\"",
+                ))
+            }
+        },
+        Rule::CheckHostname => match value {
+            Value::Bool(b) => put(
+                "ssl.endpoint.identification.algorithm",
+                if *b { "https" } else { "none" }.into(),
+            ),
+            _ => return Err(bad_value(name, value, "True or False")),
+        },
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect()
+    }
+
+    fn rd() -> Vec<String> {
+        [
+            "queue.buffering.max.kbytes",
+            "linger.ms",
+            "socket.timeout.ms",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    #[test]
+    fn defaults_are_safe_and_fast() {
+        let p = translate(&[], &[], &rd()).unwrap();
+        assert_eq!(p.get("acks"), Some("all"));
+        assert_eq!(p.get("enable.idempotence"), Some("true"));
+        assert_eq!(p.get("compression.type"), Some("lz4"));
+        assert_eq!(p.get("linger.ms"), Some("5"));
+    }
+
+    #[test]
+    fn kafka_python_names_translate() {
+        let p = translate(
+            &opts(&[
+                (
+                    "bootstrap_servers",
+                    Value::List(vec!["a:1".into(), "b:2".into()]),
+                ),
+                ("acks", Value::Int(1)),
+                ("retries", Value::Float(f64::INFINITY)),
+                ("buffer_memory", Value::Int(33554432)),
+                ("compression_type", Value::None),
+                ("ssl_check_hostname", Value::Bool(false)),
+                ("security_protocol", Value::Str("sasl_ssl".into())),
+                ("linger_ms", Value::Float(2.5)),
+            ]),
+            &[],
+            &rd(),
+        )
+        .unwrap();
+        assert_eq!(p.get("bootstrap.servers"), Some("a:1,b:2"));
+        assert_eq!(p.get("acks"), Some("1"));
+        assert_eq!(p.get("retries"), Some("2147483647"));
+        assert_eq!(p.get("queue.buffering.max.kbytes"), Some("32768"));
+        assert_eq!(p.get("compression.type"), Some("none"));
+        assert_eq!(p.get("ssl.endpoint.identification.algorithm"), Some("none"));
+        assert_eq!(p.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(p.get("linger.ms"), Some("2.5"));
+    }
+
+    #[test]
+    fn raw_properties_pass_through_and_win() {
+        let p = translate(
+            &opts(&[("linger_ms", Value::Int(1))]),
+            &opts(&[
+                ("linger.ms", Value::Int(7)),
+                ("queue.buffering.max.kbytes", Value::Int(65536)),
+            ]),
+            &rd(),
+        )
+        .unwrap();
+        assert_eq!(p.get("linger.ms"), Some("7"));
+        assert_eq!(p.get("queue.buffering.max.kbytes"), Some("65536"));
+    }
+
+    #[test]
+    fn underscore_spelling_of_a_librdkafka_property_is_accepted() {
+        let p = translate(&opts(&[("socket_timeout_ms", Value::Int(100))]), &[], &rd()).unwrap();
+        assert_eq!(p.get("socket.timeout.ms"), Some("100"));
+    }
+
+    #[test]
+    fn misspelt_name_gets_a_suggestion() {
+        let err = translate(&opts(&[("linger_mss", Value::Int(1))]), &[], &rd()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("\"linger_mss\""), "{msg}");
+        assert!(msg.contains("did you mean \"linger_ms\""), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_name_key_and_value() {
+        let err = translate(&opts(&[("acks", Value::Str("most".into()))]), &[], &rd())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'acks'") && err.contains("\"most\""), "{err}");
+        let err = translate(&opts(&[("batch_size", Value::Int(-1))]), &[], &rd())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'batch_size'") && err.contains("-1"), "{err}");
+    }
+
+    #[test]
+    fn secret_values_never_appear_in_errors() {
+        let err = translate(
+            &opts(&[("sasl_plain_password", Value::Int(123456))]),
+            &[],
+            &rd(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("123456"), "{err}");
+        assert_eq!(redacted("sasl.password", "hunter2"), "********");
+        assert_eq!(redacted("client.id", "svc"), "svc");
+    }
+}

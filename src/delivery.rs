@@ -1,0 +1,347 @@
+//! Delivery reports: from librdkafka's poll thread to whoever waits for them.
+//!
+//! Three threads are involved and only one of them ever touches Python:
+//! - librdkafka's broker threads send and receive;
+//! - our **poll thread** serves librdkafka's event queue and calls
+//!   [`Context::delivery`]. It never takes the GIL: a blocking `send` is woken
+//!   through a condvar, and everything that needs Python becomes a [`Job`];
+//! - our **dispatcher thread** takes the GIL once per batch of jobs, runs delivery
+//!   callbacks, and resolves asyncio futures with one `call_soon_threadsafe` per
+//!   event loop per batch (not one per record).
+
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyList, PyTuple};
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{DeliveryResult, ProducerContext};
+
+use crate::errors::{self, Error};
+use crate::metadata::RecordMetadata;
+
+/// Where a record landed (or was headed, for a failure).
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key_size: i32,
+    pub value_size: i32,
+    pub header_size: i32,
+}
+
+pub type Outcome = Result<Delivered, (Error, Delivered)>;
+
+/// A blocking `send` waits on one of these.
+#[derive(Default)]
+pub struct Waiter {
+    slot: Mutex<Option<Outcome>>,
+    ready: Condvar,
+}
+
+impl Waiter {
+    fn set(&self, outcome: Outcome) {
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        self.ready.notify_all();
+    }
+
+    pub fn take(&self) -> Option<Outcome> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Wait up to `timeout` for the outcome.
+    pub fn wait(&self, timeout: Duration) -> Option<Outcome> {
+        let guard = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) = self
+            .ready
+            .wait_timeout_while(guard, timeout, |slot| slot.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        guard.take()
+    }
+}
+
+/// What to do with a record's delivery report; travels through librdkafka as the
+/// message's opaque pointer.
+pub enum Completion {
+    Blocking(Arc<Waiter>),
+    Future {
+        event_loop: Py<PyAny>,
+        future: Py<PyAny>,
+    },
+    Callback(Py<PyAny>),
+    /// Fire-and-forget without a callback: failures are logged.
+    Logged,
+}
+
+/// Work for the dispatcher thread.
+pub enum Job {
+    Deliver(Completion, Outcome),
+    Log { level: i32, message: String },
+}
+
+/// The rdkafka client context: routes delivery reports and log lines.
+pub struct Context {
+    jobs: Mutex<Sender<Job>>,
+}
+
+impl Context {
+    pub fn new(jobs: Sender<Job>) -> Self {
+        Context {
+            jobs: Mutex::new(jobs),
+        }
+    }
+
+    fn submit(&self, job: Job) {
+        // A send error means the dispatcher is gone (interpreter exit): nothing to tell.
+        let _ = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job);
+    }
+}
+
+impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.submit(Job::Log {
+            level: python_level(level),
+            message: format!("librdkafka {fac}: {log_message}"),
+        });
+    }
+
+    fn error(&self, error: RdError, reason: &str) {
+        // librdkafka recovers from these itself (reconnects, retries); fatal ones
+        // also fail the affected records, which reach their callers.
+        let fatal = error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::Fatal);
+        self.submit(Job::Log {
+            level: if fatal { 40 } else { 30 },
+            message: format!("librdkafka error: {error}: {reason}"),
+        });
+    }
+}
+
+impl ProducerContext for Context {
+    type DeliveryOpaque = Box<Completion>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, completion: Box<Completion>) {
+        let outcome = match result {
+            Ok(msg) => Ok(delivered(msg)),
+            Err((err, msg)) => Err((
+                errors::from_rdkafka(err, &format!("delivery to topic {:?} failed", msg.topic())),
+                delivered(msg),
+            )),
+        };
+        match *completion {
+            Completion::Blocking(waiter) => waiter.set(outcome),
+            other => self.submit(Job::Deliver(other, outcome)),
+        }
+    }
+}
+
+fn delivered<M: Message>(msg: &M) -> Delivered {
+    let size = |len: Option<usize>| len.map_or(-1, |n| n as i32);
+    Delivered {
+        topic: msg.topic().to_owned(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+        timestamp: msg.timestamp().to_millis().unwrap_or(-1),
+        key_size: size(msg.key().map(<[u8]>::len)),
+        value_size: size(msg.payload().map(<[u8]>::len)),
+        header_size: size(msg.headers().map(|h| {
+            h.iter()
+                .map(|hdr| hdr.key.len() + hdr.value.map_or(0, <[u8]>::len))
+                .sum()
+        })),
+    }
+}
+
+/// syslog levels (librdkafka) → Python logging levels.
+fn python_level(level: RDKafkaLogLevel) -> i32 {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => 40,
+        RDKafkaLogLevel::Warning => 30,
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => 20,
+        RDKafkaLogLevel::Debug => 10,
+    }
+}
+
+/// The dispatcher thread's body: runs until every sender is dropped.
+pub fn run_dispatcher(jobs: Receiver<Job>) {
+    const MAX_BATCH: usize = 4096;
+    while let Ok(first) = jobs.recv() {
+        let mut batch = Vec::with_capacity(64);
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // None: the interpreter is shutting down; the records were still delivered.
+        let _ = Python::try_attach(|py| dispatch(py, batch));
+    }
+}
+
+fn dispatch(py: Python<'_>, batch: Vec<Job>) {
+    // (event loop, [(future, ok, result)]) per loop seen in this batch.
+    let mut per_loop: Vec<(Py<PyAny>, Vec<Bound<'_, PyTuple>>)> = Vec::new();
+    for job in batch {
+        match job {
+            Job::Log { level, message } => log(py, level, &message, None),
+            Job::Deliver(completion, outcome) => match completion {
+                Completion::Future { event_loop, future } => {
+                    let item = future_item(py, future, outcome);
+                    match per_loop.iter_mut().find(|(l, _)| l.is(&event_loop)) {
+                        Some((_, items)) => items.push(item),
+                        None => per_loop.push((event_loop, vec![item])),
+                    }
+                }
+                Completion::Callback(callback) => run_callback(py, &callback, outcome),
+                Completion::Logged => {
+                    if let Err((err, _)) = outcome {
+                        log(py, 40, &err.to_string(), None);
+                    }
+                }
+                Completion::Blocking(waiter) => waiter.set(outcome),
+            },
+        }
+    }
+    for (event_loop, items) in per_loop {
+        schedule_resolution(py, event_loop.bind(py), items);
+    }
+}
+
+fn future_item<'py>(py: Python<'py>, future: Py<PyAny>, outcome: Outcome) -> Bound<'py, PyTuple> {
+    let (ok, value): (bool, Py<PyAny>) = match outcome {
+        Ok(d) => (true, metadata_object(py, d)),
+        Err((err, _)) => (false, err.to_py(py).into_value(py).into_any()),
+    };
+    PyTuple::new(
+        py,
+        [
+            future,
+            ok.into_pyobject(py).unwrap().to_owned().into_any().unbind(),
+            value,
+        ],
+    )
+    .expect("a 3-tuple")
+}
+
+fn metadata_object(py: Python<'_>, d: Delivered) -> Py<PyAny> {
+    match Py::new(py, RecordMetadata::from(d)) {
+        Ok(m) => m.into_any(),
+        Err(e) => e.into_value(py).into_any(),
+    }
+}
+
+/// Hand a batch of resolutions to the loop that owns the futures, in one wakeup.
+pub fn schedule_resolution(
+    py: Python<'_>,
+    event_loop: &Bound<'_, PyAny>,
+    items: Vec<Bound<'_, PyTuple>>,
+) {
+    let result = (|| -> PyResult<()> {
+        let resolver = resolver(py)?;
+        let list = PyList::new(py, items)?;
+        event_loop.call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (resolver, list))?;
+        Ok(())
+    })();
+    // A closed loop (the program moved on without awaiting) is not an error: the
+    // records were delivered, there is just nobody left to tell.
+    if let Err(err) = result {
+        if !event_loop
+            .call_method0(pyo3::intern!(py, "is_closed"))
+            .and_then(|c| c.is_truthy())
+            .unwrap_or(true)
+        {
+            log(py, 40, "could not resolve send_async futures", Some(err));
+        }
+    }
+}
+
+fn resolver(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static RESOLVER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    RESOLVER
+        .get_or_try_init(py, || {
+            Ok(pyo3::wrap_pyfunction!(resolve_futures, py)?
+                .into_any()
+                .unbind())
+        })
+        .map(|f| f.bind(py))
+}
+
+/// Runs on the event loop's thread: set each future's result or exception, skipping
+/// futures already done (their awaiting task was cancelled).
+#[pyfunction]
+fn resolve_futures(items: &Bound<'_, PyList>) -> PyResult<()> {
+    let py = items.py();
+    for item in items.iter() {
+        let (future, ok, value): (Bound<'_, PyAny>, bool, Bound<'_, PyAny>) = item.extract()?;
+        if future
+            .call_method0(pyo3::intern!(py, "done"))?
+            .is_truthy()?
+        {
+            continue;
+        }
+        let method = if ok {
+            pyo3::intern!(py, "set_result")
+        } else {
+            pyo3::intern!(py, "set_exception")
+        };
+        future.call_method1(method, (value,))?;
+    }
+    Ok(())
+}
+
+fn run_callback(py: Python<'_>, callback: &Py<PyAny>, outcome: Outcome) {
+    let (err, meta) = match outcome {
+        Ok(d) => (py.None(), metadata_object(py, d)),
+        Err((e, d)) => (
+            e.to_py(py).into_value(py).into_any(),
+            metadata_object(py, d),
+        ),
+    };
+    if let Err(raised) = callback.bind(py).call1((err, meta)) {
+        log(
+            py,
+            40,
+            "on_delivery callback raised an exception",
+            Some(raised),
+        );
+    }
+}
+
+/// Log on the `kafkify` logger (with the exception's traceback when given).
+pub fn log(py: Python<'_>, level: i32, message: &str, exc: Option<PyErr>) {
+    static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let logged = (|| -> PyResult<()> {
+        let logger = LOGGER.get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                py.import("logging")?
+                    .call_method1("getLogger", ("kafkify",))?
+                    .unbind(),
+            )
+        })?;
+        let kwargs = pyo3::types::PyDict::new(py);
+        if let Some(exc) = exc {
+            kwargs.set_item("exc_info", exc.into_value(py))?;
+        }
+        logger
+            .bind(py)
+            .call_method("log", (level, "%s", message), Some(&kwargs))?;
+        Ok(())
+    })();
+    if logged.is_err() {
+        eprintln!("kafkify: {message}");
+    }
+}

@@ -1,0 +1,230 @@
+//! One Rust error type for everything that can go wrong, mapped onto the Python
+//! exception hierarchy in `kafkify.errors`.
+//!
+//! The Python classes live in Python (`python/kafkify/errors.py`) because each one
+//! inherits both `KafkaError` and a built-in (`ValueError`, `TimeoutError`, ...),
+//! which is one line in Python and awkward from PyO3. Rust decides *which* class
+//! and fills in `code`, `name`, `retriable` and `fatal`.
+
+use std::fmt;
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode as Code};
+
+/// Everything kafkify reports to Python.
+#[derive(Debug, Clone)]
+pub enum Error {
+    /// A configuration name or value we (or librdkafka) reject.
+    Config(String),
+    /// A key, value or header that cannot be encoded.
+    Serialization(String),
+    /// A bad argument that is not a serialization problem (e.g. an empty topic name).
+    InvalidTopic(String),
+    /// A wait ran out before the broker answered.
+    Timeout(String),
+    /// The producer was closed.
+    Closed,
+    /// The producer was created in the parent of a `fork()`.
+    Forked { parent_pid: u32 },
+    /// librdkafka reported an error code.
+    Kafka {
+        code: Code,
+        message: String,
+        fatal: bool,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn kafka(code: Code, context: impl fmt::Display) -> Self {
+        Error::Kafka {
+            code,
+            message: format!("{context}: {code}"),
+            fatal: code == Code::Fatal,
+        }
+    }
+
+    /// The class name in `kafkify.errors`.
+    fn class_name(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "ConfigError",
+            Error::Serialization(_) => "SerializationError",
+            Error::InvalidTopic(_) => "InvalidTopicError",
+            Error::Timeout(_) => "KafkaTimeoutError",
+            Error::Closed => "ProducerClosedError",
+            Error::Forked { .. } => "ProducerForkedError",
+            Error::Kafka { code, .. } => class_for_code(*code),
+        }
+    }
+
+    fn code(&self) -> Option<Code> {
+        match self {
+            Error::Kafka { code, .. } => Some(*code),
+            Error::Timeout(_) => Some(Code::MessageTimedOut),
+            _ => None,
+        }
+    }
+
+    fn retriable(&self) -> bool {
+        match self {
+            Error::Kafka { code, fatal, .. } => !fatal && is_retriable(*code),
+            Error::Timeout(_) => true,
+            _ => false,
+        }
+    }
+
+    fn fatal(&self) -> bool {
+        matches!(self, Error::Kafka { fatal: true, .. })
+    }
+
+    /// Build the Python exception object (not raised).
+    pub fn to_py(&self, py: Python<'_>) -> PyErr {
+        match self.build(py) {
+            Ok(err) => err,
+            // kafkify.errors could not be imported (broken install): still say what happened.
+            Err(import_err) => import_err,
+        }
+    }
+
+    fn build(&self, py: Python<'_>) -> PyResult<PyErr> {
+        static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+        let module = ERRORS
+            .get_or_try_init(py, || py.import("kafkify.errors").map(Bound::unbind))?
+            .bind(py);
+        let class = module.getattr(self.class_name())?.cast_into::<PyType>()?;
+        let exc = class.call1((self.to_string(),))?;
+        if let Some(code) = self.code() {
+            exc.setattr("code", code as i32)?;
+            exc.setattr("name", format!("{code:?}"))?;
+        }
+        exc.setattr("retriable", self.retriable())?;
+        exc.setattr("fatal", self.fatal())?;
+        Ok(PyErr::from_value(exc))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(m)
+            | Error::Serialization(m)
+            | Error::InvalidTopic(m)
+            | Error::Timeout(m) => f.write_str(m),
+            Error::Kafka { message, .. } => f.write_str(message),
+            Error::Closed => f.write_str("the producer is closed"),
+            Error::Forked { parent_pid } => write!(
+                f,
+                "this Producer was created in process {parent_pid}, before os.fork(); \
+                 librdkafka's threads do not survive fork, so create a new Producer in the child"
+            ),
+        }
+    }
+}
+
+impl From<Error> for PyErr {
+    fn from(err: Error) -> PyErr {
+        Python::attach(|py| err.to_py(py))
+    }
+}
+
+/// Translate an rdkafka crate error (from a call we made) into ours.
+pub fn from_rdkafka(err: &RdError, context: &str) -> Error {
+    match err.rdkafka_error_code() {
+        Some(code) => Error::kafka(code, context),
+        None => Error::Kafka {
+            code: Code::Fail,
+            message: format!("{context}: {err}"),
+            fatal: false,
+        },
+    }
+}
+
+fn class_for_code(code: Code) -> &'static str {
+    match code {
+        Code::QueueFull => "QueueFullError",
+        Code::MessageTimedOut | Code::OperationTimedOut | Code::RequestTimedOut => {
+            "KafkaTimeoutError"
+        }
+        Code::MessageSizeTooLarge | Code::MessageBatchTooLarge => "MessageSizeTooLargeError",
+        Code::UnknownTopicOrPartition | Code::UnknownTopic | Code::UnknownPartition => {
+            "UnknownTopicOrPartitionError"
+        }
+        Code::InvalidTopic => "InvalidTopicError",
+        Code::AllBrokersDown => "NoBrokersAvailable",
+        Code::BrokerTransportFailure | Code::NetworkException => "KafkaConnectionError",
+        Code::Authentication | Code::SaslAuthenticationFailed | Code::SSL => "AuthenticationError",
+        Code::TopicAuthorizationFailed
+        | Code::ClusterAuthorizationFailed
+        | Code::TransactionalIdAuthorizationFailed => "AuthorizationError",
+        Code::State | Code::InvalidTransactionalState | Code::InvalidProducerEpoch => {
+            "IllegalStateError"
+        }
+        Code::InvalidArgument => "InvalidArgumentError",
+        Code::PurgeQueue | Code::PurgeInflight => "RecordPurgedError",
+        _ => "KafkaError",
+    }
+}
+
+/// Errors a caller may simply try again (Kafka protocol "retriable" errors plus
+/// librdkafka's transient local ones).
+fn is_retriable(code: Code) -> bool {
+    matches!(
+        code,
+        Code::QueueFull
+            | Code::MessageTimedOut
+            | Code::OperationTimedOut
+            | Code::RequestTimedOut
+            | Code::AllBrokersDown
+            | Code::BrokerTransportFailure
+            | Code::NetworkException
+            | Code::LeaderNotAvailable
+            | Code::NotLeaderForPartition
+            | Code::NotEnoughReplicas
+            | Code::NotEnoughReplicasAfterAppend
+            | Code::UnknownTopicOrPartition
+            | Code::NotCoordinator
+            | Code::CoordinatorNotAvailable
+            | Code::CoordinatorLoadInProgress
+            | Code::KafkaStorageError
+            | Code::ConcurrentTransactions
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_the_expected_classes() {
+        assert_eq!(class_for_code(Code::QueueFull), "QueueFullError");
+        assert_eq!(
+            class_for_code(Code::MessageSizeTooLarge),
+            "MessageSizeTooLargeError"
+        );
+        assert_eq!(
+            class_for_code(Code::UnknownPartition),
+            "UnknownTopicOrPartitionError"
+        );
+        assert_eq!(class_for_code(Code::Fail), "KafkaError");
+    }
+
+    #[test]
+    fn retriable_and_fatal_flags() {
+        let transient = Error::kafka(Code::BrokerTransportFailure, "send");
+        assert!(transient.retriable());
+        assert!(!transient.fatal());
+        let fatal = Error::kafka(Code::Fatal, "send");
+        assert!(fatal.fatal());
+        assert!(!fatal.retriable());
+        assert!(!Error::Config("x".into()).retriable());
+    }
+
+    #[test]
+    fn forked_message_names_the_parent() {
+        let msg = Error::Forked { parent_pid: 42 }.to_string();
+        assert!(msg.contains("process 42") && msg.contains("fork"));
+    }
+}

@@ -1,0 +1,807 @@
+//! The `Producer` Python class: argument handling, encoding, and the three ways
+//! to wait for a delivery (block, await, callback).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::producer::{BaseRecord, Producer as _};
+use rdkafka::types::RDKafkaErrorCode as Code;
+
+use crate::client::{self, Client, SIGNAL_CHECK_INTERVAL};
+use crate::config::{self, Value};
+use crate::delivery::{self, Completion, Outcome, Waiter};
+use crate::errors::{self, Error, Result};
+use crate::metadata::RecordMetadata;
+use crate::serialize::{encode_headers, Encoder, Payload};
+
+/// kafka-python's `max_block_ms` default: how long `produce` waits for queue room.
+const DEFAULT_MAX_BLOCK: Duration = Duration::from_secs(60);
+
+/// A Kafka producer backed by librdkafka. Thread-safe: share one per process.
+#[pyclass(module = "kafkify._kafkify", frozen, weakref)]
+pub struct Producer {
+    client: Arc<Client>,
+    value_encoder: Encoder,
+    key_encoder: Encoder,
+    max_block: Duration,
+}
+
+/// The arguments of one record, as given.
+struct Record<'a, 'py> {
+    topic: &'a str,
+    value: &'a Bound<'py, PyAny>,
+    key: &'a Bound<'py, PyAny>,
+    headers: Option<&'a Bound<'py, PyAny>>,
+    partition: Option<i32>,
+    timestamp_ms: Option<i64>,
+}
+
+/// Options that belong to kafkify itself, not to librdkafka.
+const OWN_OPTIONS: &[&str] = &[
+    "value_serializer",
+    "key_serializer",
+    "max_block_ms",
+    "config",
+];
+
+#[pymethods]
+impl Producer {
+    #[new]
+    #[pyo3(signature = (bootstrap_servers=None, *, config=None, value_serializer=None, key_serializer=None, max_block_ms=None, **options))]
+    fn new(
+        bootstrap_servers: Option<&Bound<'_, PyAny>>,
+        config: Option<&Bound<'_, PyDict>>,
+        value_serializer: Option<&Bound<'_, PyAny>>,
+        key_serializer: Option<&Bound<'_, PyAny>>,
+        max_block_ms: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let mut named = Vec::new();
+        if let Some(servers) = bootstrap_servers {
+            named.push((
+                "bootstrap_servers".to_string(),
+                to_value("bootstrap_servers", servers)?,
+            ));
+        }
+        if let Some(options) = options {
+            named.extend(to_values(options)?);
+        }
+        let raw = match config {
+            Some(c) => to_values(c)?,
+            None => Vec::new(),
+        };
+        Ok(Self::build(
+            &named,
+            &raw,
+            value_serializer,
+            key_serializer,
+            max_block_ms,
+        )?)
+    }
+
+    /// Create a producer from one mapping of options: snake_case names, dotted
+    /// librdkafka properties, or both (e.g. a parsed config file).
+    ///
+    /// Raises:
+    ///     ConfigError: an unknown name (with a suggestion) or an invalid value.
+    #[classmethod]
+    fn from_config(_cls: &Bound<'_, PyType>, mapping: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let dict = PyDict::new(mapping.py());
+        dict.call_method1("update", (mapping,))?;
+        let take = |name: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+            let v = dict.get_item(name)?;
+            if v.is_some() {
+                dict.del_item(name)?;
+            }
+            Ok(v)
+        };
+        let value_serializer = take("value_serializer")?;
+        let key_serializer = take("key_serializer")?;
+        let max_block_ms = take("max_block_ms")?;
+        let named = to_values(&dict)?;
+        Ok(Self::build(
+            &named,
+            &[],
+            value_serializer.as_ref(),
+            key_serializer.as_ref(),
+            max_block_ms.as_ref(),
+        )?)
+    }
+
+    /// Send one record and block until the broker acknowledges it.
+    ///
+    /// The GIL is released while waiting; Ctrl+C interrupts the wait. The wait does
+    /// not pay ``linger_ms``: it costs one broker round trip.
+    ///
+    /// Returns:
+    ///     RecordMetadata: where the record landed.
+    /// Raises:
+    ///     KafkaTimeoutError: no acknowledgement within ``timeout`` seconds (the
+    ///         record may still be delivered later).
+    ///     SerializationError: the value, key or headers cannot be encoded.
+    ///     InvalidTopicError: the topic name is not valid.
+    ///     MessageSizeTooLargeError: the record exceeds ``max_request_size``.
+    ///     ProducerClosedError: the producer is closed.
+    ///     KafkaError: the broker rejected the record (``.code``, ``.retriable``).
+    #[pyo3(signature = (topic, value=None, key=None, *, headers=None, partition=None, timestamp_ms=None, timeout=10.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn send<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+        value: Option<&Bound<'py, PyAny>>,
+        key: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+        partition: Option<i32>,
+        timestamp_ms: Option<i64>,
+        timeout: Option<f64>,
+    ) -> PyResult<RecordMetadata> {
+        let timeout = seconds("timeout", timeout)?.unwrap_or(Duration::MAX);
+        let none = py.None().into_bound(py);
+        let record = Record {
+            topic,
+            value: value.unwrap_or(&none),
+            key: key.unwrap_or(&none),
+            headers,
+            partition,
+            timestamp_ms,
+        };
+        let waiter = Arc::new(Waiter::default());
+        let started = Instant::now();
+        self.enqueue(
+            py,
+            &record,
+            Completion::Blocking(waiter.clone()),
+            Some(timeout),
+        )?;
+        let outcome = self.wait_blocking(py, &waiter, timeout.saturating_sub(started.elapsed()))?;
+        into_metadata(outcome)
+    }
+
+    /// Send one record; returns an awaitable resolving to its ``RecordMetadata``.
+    ///
+    /// Never blocks the event loop. Cancelling the awaiting task is safe (the record
+    /// may still be delivered). Usable from any thread's running loop.
+    ///
+    /// Raises (when awaited): the same errors as ``send``. Raises at once:
+    ///     RuntimeError: no running event loop in this thread.
+    ///     QueueFullError: the local queue is full (``queue.buffering.max.*``).
+    ///     SerializationError, InvalidTopicError, ProducerClosedError.
+    #[pyo3(signature = (topic, value=None, key=None, *, headers=None, partition=None, timestamp_ms=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn send_async<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+        value: Option<&Bound<'py, PyAny>>,
+        key: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+        partition: Option<i32>,
+        timestamp_ms: Option<i64>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = seconds("timeout", timeout)?;
+        let event_loop = running_loop(py)?;
+        let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+        let none = py.None().into_bound(py);
+        let record = Record {
+            topic,
+            value: value.unwrap_or(&none),
+            key: key.unwrap_or(&none),
+            headers,
+            partition,
+            timestamp_ms,
+        };
+        let completion = Completion::Future {
+            event_loop: event_loop.clone().unbind(),
+            future: future.clone().unbind(),
+        };
+        self.enqueue(py, &record, completion, None)?;
+        if let Some(t) = timeout {
+            let error = Error::Timeout(format!(
+                "no acknowledgement for a record to topic {topic:?} within {:.3} s (it may still be delivered)",
+                t.as_secs_f64()
+            ));
+            event_loop.call_method1(
+                pyo3::intern!(py, "call_later"),
+                (
+                    t.as_secs_f64(),
+                    expire_fn(py)?,
+                    &future,
+                    error.to_py(py).into_value(py),
+                ),
+            )?;
+        }
+        Ok(future)
+    }
+
+    /// Fire-and-forget: queue one record and return at once.
+    ///
+    /// ``on_delivery(err, metadata)`` is called exactly once per record, from a
+    /// kafkify thread, without the caller ever calling ``poll()``; ``err`` is None
+    /// on success. Without a callback, failures are logged on the ``kafkify`` logger.
+    /// When the local queue is full, waits up to ``max_block_ms`` for room.
+    ///
+    /// Raises:
+    ///     QueueFullError: still no room after ``max_block_ms``.
+    ///     SerializationError, InvalidTopicError, ProducerClosedError.
+    #[pyo3(signature = (topic, value=None, key=None, *, headers=None, partition=None, timestamp_ms=None, on_delivery=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn produce<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+        value: Option<&Bound<'py, PyAny>>,
+        key: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+        partition: Option<i32>,
+        timestamp_ms: Option<i64>,
+        on_delivery: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<()> {
+        let completion = match on_delivery.filter(|c| !c.is_none()) {
+            Some(cb) if cb.is_callable() => Completion::Callback(cb.clone().unbind()),
+            Some(cb) => {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "on_delivery must be callable, not {}",
+                    crate::serialize::json::type_name(cb)
+                )))
+            }
+            None => Completion::Logged,
+        };
+        let none = py.None().into_bound(py);
+        let record = Record {
+            topic,
+            value: value.unwrap_or(&none),
+            key: key.unwrap_or(&none),
+            headers,
+            partition,
+            timestamp_ms,
+        };
+        Ok(self.enqueue(py, &record, completion, Some(self.max_block))?)
+    }
+
+    /// Wait until every queued record is delivered or has failed.
+    ///
+    /// Raises:
+    ///     KafkaTimeoutError: records are still queued after ``timeout`` seconds.
+    ///     KeyboardInterrupt: Ctrl+C during the wait (records stay queued).
+    #[pyo3(signature = (timeout=None))]
+    fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let timeout = seconds("timeout", timeout)?;
+        let left = self.client.flush(py, timeout)?;
+        if left > 0 {
+            return Err(Error::Timeout(format!(
+                "{left} record(s) still undelivered after flush timeout"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Flush, then release the connection and threads. Safe to call twice.
+    ///
+    /// Raises:
+    ///     KafkaTimeoutError: records were still undelivered after ``timeout``
+    ///         seconds; they were purged and each caller was told it failed.
+    #[pyo3(signature = (timeout=None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let timeout = seconds("timeout", timeout)?;
+        let left = self.client.close(py, timeout)?;
+        if left > 0 {
+            return Err(Error::Timeout(format!(
+                "{left} record(s) undelivered when close() timed out; they were purged and reported as failed"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Check that the cluster answers (aiokafka-style lifecycle). Awaitable.
+    ///
+    /// Raises (when awaited):
+    ///     NoBrokersAvailable: no broker answered within ``timeout`` seconds.
+    #[pyo3(signature = (timeout=10.0))]
+    fn start<'py>(slf: &Bound<'py, Self>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let timeout = seconds("timeout", Some(timeout))?.unwrap_or(Duration::MAX);
+        let client = slf.get().client.clone();
+        let me = slf.clone().into_any().unbind();
+        run_in_thread(py, move || {
+            client.with_producer(|p| {
+                p.client()
+                    .fetch_metadata(None, timeout)
+                    .map_err(|e| no_brokers(&e, timeout))
+            })?;
+            Ok(me)
+        })
+    }
+
+    /// Flush and close without blocking the event loop. Awaitable.
+    #[pyo3(signature = (timeout=None))]
+    fn stop<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let me = slf.clone().unbind();
+        let py = slf.py();
+        run_in_thread(py, move || {
+            Python::attach(|py| me.get().close(py, timeout).map(|_| py.None()))
+                .map_err(PyErrOrError::Py)
+        })
+    }
+
+    /// The partition ids of ``topic`` (fetched from the cluster).
+    ///
+    /// Raises:
+    ///     KafkaTimeoutError: no metadata within ``max_block_ms``.
+    ///     UnknownTopicOrPartitionError: the broker reports an error for the topic.
+    fn partitions_for(&self, py: Python<'_>, topic: &str) -> PyResult<Vec<i32>> {
+        validate_topic(topic)?;
+        let timeout = self.max_block;
+        let ids = py.detach(|| {
+            self.client.with_producer(|p| {
+                let md = p
+                    .client()
+                    .fetch_metadata(Some(topic), timeout)
+                    .map_err(|e| {
+                        errors::from_rdkafka(&e, &format!("metadata for topic {topic:?}"))
+                    })?;
+                let t = md
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == topic)
+                    .ok_or_else(|| {
+                        Error::kafka(Code::UnknownTopicOrPartition, format!("topic {topic:?}"))
+                    })?;
+                if let Some(err) = t.error() {
+                    return Err(Error::kafka(err.into(), format!("topic {topic:?}")));
+                }
+                let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+                ids.sort_unstable();
+                Ok(ids)
+            })
+        })?;
+        Ok(ids)
+    }
+
+    /// Records queued or in flight, not yet reported back.
+    fn __len__(&self) -> usize {
+        self.client.pending()
+    }
+
+    /// True once ``close()`` has run.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// The librdkafka properties in effect (secrets masked).
+    #[getter]
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.client.properties.0 {
+            d.set_item(k, config::redacted(k, v))?;
+        }
+        Ok(d)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close(py, None)?;
+        Ok(false)
+    }
+
+    fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let future = running_loop(py)?.call_method0("create_future")?;
+        future.call_method1("set_result", (slf,))?;
+        Ok(future)
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __aexit__<'py>(
+        slf: &Bound<'py, Self>,
+        _exc: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let me = slf.clone().unbind();
+        run_in_thread(slf.py(), move || {
+            Python::attach(|py| {
+                me.get()
+                    .close(py, None)
+                    .map(|_| PyBool::new(py, false).to_owned().into_any().unbind())
+            })
+            .map_err(PyErrOrError::Py)
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        let p = &self.client.properties;
+        format!(
+            "<kafkify.Producer bootstrap_servers={:?} client_id={:?}{}>",
+            p.get("bootstrap.servers").unwrap_or(""),
+            p.get("client.id").unwrap_or("rdkafka"),
+            if self.client.is_closed() {
+                " closed"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+impl Producer {
+    fn build(
+        named: &[(String, Value)],
+        raw: &[(String, Value)],
+        value_serializer: Option<&Bound<'_, PyAny>>,
+        key_serializer: Option<&Bound<'_, PyAny>>,
+        max_block_ms: Option<&Bound<'_, PyAny>>,
+    ) -> Result<Self> {
+        let properties = config::translate(named, raw, client::rdkafka_properties())?;
+        let max_block = match max_block_ms.filter(|v| !v.is_none()) {
+            Some(v) => match v.extract::<f64>() {
+                Ok(ms) if ms >= 0.0 && ms.is_finite() => Duration::from_secs_f64(ms / 1000.0),
+                _ => {
+                    return Err(Error::Config(format!(
+                        "invalid value for 'max_block_ms': {} (expected a non-negative number)",
+                        v.repr().map(|r| r.to_string()).unwrap_or_default()
+                    )))
+                }
+            },
+            None => DEFAULT_MAX_BLOCK,
+        };
+        Ok(Producer {
+            value_encoder: Encoder::from_py("value_serializer", value_serializer, Encoder::Json)?,
+            key_encoder: Encoder::from_py("key_serializer", key_serializer, Encoder::Raw)?,
+            client: Client::new(properties)?,
+            max_block,
+        })
+    }
+
+    /// Encode and hand one record to librdkafka. With `block`, a full queue is
+    /// waited out (GIL released) up to that long; without, it raises at once.
+    fn enqueue(
+        &self,
+        py: Python<'_>,
+        r: &Record<'_, '_>,
+        completion: Completion,
+        block: Option<Duration>,
+    ) -> Result<()> {
+        if self.client.is_closed() || self.client.forked() {
+            // Say "closed" (or "forked") before complaining about the arguments.
+            return self.client.with_producer(|_| Ok(()));
+        }
+        validate_topic(r.topic)?;
+        if let Some(p) = r.partition {
+            if p < 0 {
+                return Err(Error::Config(format!(
+                    "invalid partition {p}: partitions are numbered from 0"
+                )));
+            }
+        }
+        let value = if r.value.is_none() {
+            Payload::Null
+        } else {
+            self.value_encoder.encode(r.value, "value")?
+        };
+        let key = if r.key.is_none() {
+            Payload::Null
+        } else {
+            self.key_encoder.encode(r.key, "key")?
+        };
+        let headers = match r.headers {
+            Some(h) => encode_headers(h)?,
+            None => None,
+        };
+        let mut record: BaseRecord<'_, [u8], [u8], Box<Completion>> =
+            BaseRecord::with_opaque_to(r.topic, Box::new(completion));
+        if let Some(v) = value.as_slice() {
+            record = record.payload(v);
+        }
+        if let Some(k) = key.as_slice() {
+            record = record.key(k);
+        }
+        if let Some(p) = r.partition {
+            record = record.partition(p);
+        }
+        if let Some(ts) = r.timestamp_ms {
+            record = record.timestamp(ts);
+        }
+        if let Some(h) = headers {
+            record = record.headers(h);
+        }
+        let deadline = block.map(|b| Instant::now().checked_add(b).unwrap_or_else(far_future));
+        loop {
+            let attempt = self.client.with_producer(|p| Ok(p.send(record)))?;
+            match attempt {
+                Ok(()) => return Ok(()),
+                Err((RdError::MessageProduction(Code::QueueFull), returned))
+                    if deadline.is_some_and(|d| Instant::now() < d) =>
+                {
+                    record = returned;
+                    // librdkafka frees room as deliveries complete; the poll thread
+                    // serves them, so just give it a moment without the GIL.
+                    py.detach(|| std::thread::sleep(Duration::from_millis(1)));
+                }
+                Err((err, _returned)) => return Err(enqueue_error(&err, r.topic, &value)),
+            }
+        }
+    }
+
+    /// Wait for a blocking send's outcome, keeping librdkafka in "flush" mode so
+    /// the record goes out now rather than after linger.ms.
+    fn wait_blocking(
+        &self,
+        py: Python<'_>,
+        waiter: &Waiter,
+        timeout: Duration,
+    ) -> PyResult<Outcome> {
+        let producer = self.client.with_producer(|p| Ok(p.clone()))?;
+        let deadline = Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(far_future);
+        loop {
+            let outcome = py.detach(|| {
+                let window_end = deadline.min(Instant::now() + SIGNAL_CHECK_INTERVAL);
+                loop {
+                    if let Some(o) = waiter.take() {
+                        return Some(o);
+                    }
+                    let now = Instant::now();
+                    if now >= window_end {
+                        return None;
+                    }
+                    // Returns as soon as librdkafka's queue is empty (our record
+                    // included), else after at most 1 ms; then look again.
+                    client::flush_slice(
+                        &producer,
+                        (window_end - now).min(Duration::from_millis(1)),
+                    );
+                    if producer.in_flight_count() == 0 {
+                        // Drained: the report is being handed over right now.
+                        return waiter.wait(window_end.saturating_duration_since(Instant::now()));
+                    }
+                }
+            });
+            if let Some(o) = outcome {
+                return Ok(o);
+            }
+            py.check_signals()?;
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout(format!(
+                    "no acknowledgement within {:.3} s (the record may still be delivered)",
+                    timeout.as_secs_f64()
+                ))
+                .into());
+            }
+        }
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        if self.client.is_closed() || self.client.forked() {
+            return;
+        }
+        let client = self.client.clone();
+        let _ = Python::try_attach(|py| {
+            client::close_unattended(py, &client, "Producer garbage-collected")
+        });
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365)
+}
+
+fn enqueue_error(err: &RdError, topic: &str, value: &Payload<'_>) -> Error {
+    match err.rdkafka_error_code() {
+        Some(Code::MessageSizeTooLarge) => Error::Kafka {
+            code: Code::MessageSizeTooLarge,
+            message: format!(
+                "record to topic {topic:?} is too large ({} bytes of value): raise max_request_size (message.max.bytes) or send smaller records",
+                value.size()
+            ),
+            fatal: false,
+        },
+        Some(Code::QueueFull) => Error::Kafka {
+            code: Code::QueueFull,
+            message: "the local queue is full (queue.buffering.max.messages / buffer_memory); \
+                      wait for deliveries or raise the limits"
+                .into(),
+            fatal: false,
+        },
+        _ => errors::from_rdkafka(err, &format!("could not queue a record for topic {topic:?}")),
+    }
+}
+
+/// Kafka's rules for topic names, checked before anything is queued.
+fn validate_topic(topic: &str) -> Result<()> {
+    let problem = if topic.is_empty() {
+        Some("it is empty".to_string())
+    } else if topic.len() > 249 {
+        Some(format!(
+            "it is {} characters long (the limit is 249)",
+            topic.len()
+        ))
+    } else if topic == "." || topic == ".." {
+        Some("'.' and '..' are reserved".to_string())
+    } else {
+        topic
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .map(|c| format!("{c:?} is not allowed (only ASCII letters, digits, '.', '_' and '-')"))
+    };
+    match problem {
+        Some(p) => Err(Error::InvalidTopic(format!(
+            "invalid topic name {topic:?}: {p}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_finite() && v >= 0.0 => Ok(Some(Duration::from_secs_f64(v))),
+        Some(v) if v.is_infinite() && v > 0.0 => Ok(None),
+        Some(v) => Err(Error::Config(format!(
+            "invalid {name}: {v} (expected a non-negative number of seconds, or None)"
+        ))),
+    }
+}
+
+fn into_metadata(outcome: Outcome) -> PyResult<RecordMetadata> {
+    match outcome {
+        Ok(d) => Ok(RecordMetadata::from(d)),
+        Err((err, _)) => Err(err.into()),
+    }
+}
+
+fn no_brokers(err: &RdError, timeout: Duration) -> Error {
+    Error::Kafka {
+        code: Code::AllBrokersDown,
+        message: format!(
+            "no broker answered within {:.1} s: {err}",
+            timeout.as_secs_f64()
+        ),
+        fatal: false,
+    }
+}
+
+/// Python config values → [`Value`]s.
+fn to_values(d: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Value)>> {
+    let mut out = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let name: String = k.extract().map_err(|_| {
+            Error::Config(format!(
+                "configuration names must be str, got {}",
+                crate::serialize::json::type_name(&k)
+            ))
+        })?;
+        if OWN_OPTIONS.contains(&name.as_str()) {
+            return Err(Error::Config(format!(
+                "{name:?} is a kafkify option: pass it as a keyword argument, not inside config="
+            ))
+            .into());
+        }
+        let value = to_value(&name, &v)?;
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+fn to_value(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if v.is_none() {
+        return Ok(Value::None);
+    }
+    if let Ok(b) = v.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if let Ok(i) = v.cast::<PyInt>() {
+        return Ok(Value::Int(i.extract()?));
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return Ok(Value::Float(f.value()));
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        return Ok(Value::Str(s.to_str()?.to_owned()));
+    }
+    if v.cast::<PyList>().is_ok() || v.cast::<PyTuple>().is_ok() {
+        if let Ok(items) = v.extract::<Vec<String>>() {
+            return Ok(Value::List(items));
+        }
+    }
+    let shown = if config::is_secret(name) || name.contains("password") {
+        "********".to_string()
+    } else {
+        crate::serialize::json::type_name(v)
+    };
+    Err(Error::Config(format!(
+        "invalid value for '{name}': {shown} (expected str, int, float, bool or a list of str)"
+    ))
+    .into())
+}
+
+fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP
+        .import(py, "asyncio", "get_running_loop")?
+        .call0()
+}
+
+/// `loop.call_later` target: fail the future with a timeout unless already done.
+#[pyfunction]
+fn expire_future(future: &Bound<'_, PyAny>, error: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !future.call_method0("done")?.is_truthy()? {
+        future.call_method1("set_exception", (error,))?;
+    }
+    Ok(())
+}
+
+fn expire_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static EXPIRE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    EXPIRE
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                pyo3::wrap_pyfunction!(expire_future, py)?
+                    .into_any()
+                    .unbind(),
+            )
+        })
+        .map(|f| f.bind(py))
+}
+
+/// Either error type a background job can end with.
+enum PyErrOrError {
+    Py(PyErr),
+    Kafka(Error),
+}
+
+impl From<Error> for PyErrOrError {
+    fn from(e: Error) -> Self {
+        PyErrOrError::Kafka(e)
+    }
+}
+
+/// Run a blocking job on a short-lived thread and return an asyncio future for its
+/// result, so lifecycle calls (start, stop, async exit) never block the loop.
+fn run_in_thread<'py, F>(py: Python<'py>, job: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: FnOnce() -> std::result::Result<Py<PyAny>, PyErrOrError> + Send + 'static,
+{
+    let event_loop = running_loop(py)?;
+    let future = event_loop.call_method0("create_future")?;
+    let (loop_ref, fut_ref) = (event_loop.unbind(), future.clone().unbind());
+    std::thread::Builder::new()
+        .name("kafkify-lifecycle".into())
+        .spawn(move || {
+            let result = job();
+            let _ = Python::try_attach(|py| {
+                let (ok, value) = match result {
+                    Ok(v) => (true, v),
+                    Err(PyErrOrError::Py(e)) => (false, e.into_value(py).into_any()),
+                    Err(PyErrOrError::Kafka(e)) => (false, e.to_py(py).into_value(py).into_any()),
+                };
+                let item = PyTuple::new(
+                    py,
+                    [
+                        fut_ref.clone_ref(py),
+                        PyBool::new(py, ok).to_owned().into_any().unbind(),
+                        value,
+                    ],
+                )
+                .expect("a 3-tuple");
+                delivery::schedule_resolution(py, loop_ref.bind(py), vec![item]);
+            });
+        })
+        .map_err(|e| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!("could not start a thread: {e}"))
+        })?;
+    Ok(future)
+}

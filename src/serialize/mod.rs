@@ -1,0 +1,218 @@
+//! Turning the Python arguments of a send (value, key, headers) into bytes.
+//!
+//! Values, keys and header values share the same encoders; each mode is chosen
+//! once, at producer construction ([`Encoder::from_py`]).
+
+pub mod json;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
+use rdkafka::message::{Header, OwnedHeaders};
+
+use crate::errors::{Error, Result};
+
+/// How a value (or key) becomes bytes.
+pub enum Encoder {
+    /// JSON, written in Rust (values' default).
+    Json,
+    /// bytes-like as they are; `str` as UTF-8; anything else is an error.
+    /// (keys' default: the Kafka convention for keys).
+    Raw,
+    /// bytes-like only.
+    Bytes,
+    /// `str` only, as UTF-8.
+    Str,
+    /// A Python callable returning bytes (kafka-python's `value_serializer=`).
+    Callable(Py<PyAny>),
+}
+
+impl Encoder {
+    /// Parse the `value_serializer=` / `key_serializer=` argument.
+    pub fn from_py(option: &str, arg: Option<&Bound<'_, PyAny>>, default: Encoder) -> Result<Self> {
+        let Some(arg) = arg.filter(|a| !a.is_none()) else {
+            return Ok(default);
+        };
+        if let Ok(name) = arg.cast::<PyString>() {
+            return match name.to_str().unwrap_or("") {
+                "json" => Ok(Encoder::Json),
+                "bytes" => Ok(Encoder::Bytes),
+                "str" => Ok(Encoder::Str),
+                other => Err(Error::Config(format!(
+                    "invalid value for '{option}': {other:?} (expected \"json\", \"bytes\", \"str\" or a callable)"
+                ))),
+            };
+        }
+        if arg.is_callable() {
+            return Ok(Encoder::Callable(arg.clone().unbind()));
+        }
+        Err(Error::Config(format!(
+            "invalid value for '{option}': {} (expected \"json\", \"bytes\", \"str\" or a callable)",
+            json::type_name(arg)
+        )))
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Encoder::Json => "json",
+            Encoder::Raw => "raw",
+            Encoder::Bytes => "bytes",
+            Encoder::Str => "str",
+            Encoder::Callable(_) => "callable",
+        }
+    }
+
+    /// Encode `obj`; `what` names it in errors (`value`, `key`, `headers['x']`).
+    pub fn encode<'py>(&self, obj: &Bound<'py, PyAny>, what: &str) -> Result<Payload<'py>> {
+        match self {
+            Encoder::Json => {
+                let mut out = Vec::with_capacity(128);
+                json::write_value(obj, &mut out)
+                    .map_err(|e| Error::Serialization(json_hint(e.describe(what), obj)))?;
+                Ok(Payload::Owned(out))
+            }
+            Encoder::Raw => bytes_like(obj)
+                .or_else(|| utf8(obj))
+                .ok_or_else(|| wrong_type(obj, what, "str or bytes (or set a key_serializer)")),
+            Encoder::Bytes => bytes_like(obj)
+                .ok_or_else(|| wrong_type(obj, what, "bytes, bytearray or memoryview")),
+            Encoder::Str => utf8(obj).ok_or_else(|| wrong_type(obj, what, "str")),
+            Encoder::Callable(f) => {
+                let out = f.bind(obj.py()).call1((obj,)).map_err(|e| {
+                    Error::Serialization(format!("{what}: the serializer raised {e}"))
+                })?;
+                if out.is_none() {
+                    return Ok(Payload::Null);
+                }
+                bytes_like(&out).ok_or_else(|| {
+                    Error::Serialization(format!(
+                        "{what}: the serializer returned {}, expected bytes",
+                        json::type_name(&out)
+                    ))
+                })
+            }
+        }
+    }
+}
+
+/// Encoded bytes: borrowed straight from a Python `bytes` object where possible.
+pub enum Payload<'py> {
+    Null,
+    Borrowed(Bound<'py, PyBytes>),
+    Owned(Vec<u8>),
+}
+
+impl Payload<'_> {
+    pub fn as_slice(&self) -> Option<&[u8]> {
+        match self {
+            Payload::Null => None,
+            Payload::Borrowed(b) => Some(b.as_bytes()),
+            Payload::Owned(v) => Some(v),
+        }
+    }
+
+    /// Encoded size in bytes (0 for a null payload).
+    pub fn size(&self) -> usize {
+        self.as_slice().map_or(0, <[u8]>::len)
+    }
+}
+
+fn bytes_like<'py>(obj: &Bound<'py, PyAny>) -> Option<Payload<'py>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Some(Payload::Borrowed(b.clone()));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Some(Payload::Owned(b.to_vec()));
+    }
+    if obj.cast::<PyMemoryView>().is_ok() {
+        // bytes(memoryview) copies once; memoryviews are rare on the hot path.
+        let copied = obj.py().get_type::<PyBytes>().call1((obj,)).ok()?;
+        return Some(Payload::Borrowed(copied.cast_into::<PyBytes>().ok()?));
+    }
+    None
+}
+
+fn utf8<'py>(obj: &Bound<'py, PyAny>) -> Option<Payload<'py>> {
+    let s = obj.cast::<PyString>().ok()?;
+    s.to_str()
+        .ok()
+        .map(|t| Payload::Owned(t.as_bytes().to_vec()))
+}
+
+fn wrong_type(obj: &Bound<'_, PyAny>, what: &str, expected: &str) -> Error {
+    let detail = match obj.cast::<PyString>() {
+        Ok(s) if s.to_str().is_err() => "str with a lone surrogate (not valid UTF-8)".to_string(),
+        _ => json::type_name(obj),
+    };
+    Error::Serialization(format!("{what}: expected {expected}, got {detail}"))
+}
+
+/// Point users at `value_serializer="bytes"` when they hand raw bytes to the JSON encoder.
+fn json_hint(message: String, obj: &Bound<'_, PyAny>) -> String {
+    if bytes_like(obj).is_some() {
+        format!(
+            "{message} (to send raw bytes, create the producer with value_serializer=\"bytes\")"
+        )
+    } else {
+        message
+    }
+}
+
+/// Headers: a dict, or a list/tuple of `(str, bytes | str | None)` pairs (repeats allowed).
+pub fn encode_headers(obj: &Bound<'_, PyAny>) -> Result<Option<OwnedHeaders>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    let pairs: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = if let Ok(d) = obj.cast::<PyDict>() {
+        d.iter().collect()
+    } else if obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok() {
+        let mut pairs = Vec::new();
+        for (i, item) in obj
+            .try_iter()
+            .map_err(|e| header_error(e.to_string()))?
+            .enumerate()
+        {
+            let item = item.map_err(|e| header_error(e.to_string()))?;
+            let pair: (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().map_err(|_| {
+                header_error(format!(
+                    "headers[{i}]: expected a (str, bytes) pair, got {}",
+                    json::type_name(&item)
+                ))
+            })?;
+            pairs.push(pair);
+        }
+        pairs
+    } else {
+        return Err(header_error(format!(
+            "headers: expected a dict or a list of (str, bytes) pairs, got {}",
+            json::type_name(obj)
+        )));
+    };
+    let mut headers = OwnedHeaders::new_with_capacity(pairs.len());
+    for (k, v) in &pairs {
+        let key = k
+            .cast::<PyString>()
+            .ok()
+            .and_then(|s| s.to_str().ok())
+            .ok_or_else(|| {
+                header_error(format!(
+                    "headers: header names must be str, got {}",
+                    json::type_name(k)
+                ))
+            })?;
+        let what = format!("headers[{key:?}]");
+        let value = if v.is_none() {
+            Payload::Null
+        } else {
+            Encoder::Raw.encode(v, &what)?
+        };
+        headers = headers.insert(Header {
+            key,
+            value: value.as_slice(),
+        });
+    }
+    Ok(Some(headers))
+}
+
+fn header_error(message: String) -> Error {
+    Error::Serialization(message)
+}
