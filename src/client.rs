@@ -126,7 +126,7 @@ impl Client {
 
     /// Records handed to librdkafka and not yet reported back.
     pub fn pending(&self) -> usize {
-        self.with_producer(|p| Ok(p.in_flight_count().max(0) as usize))
+        self.with_producer(|p| Ok(p.context().pending()))
             .unwrap_or(0)
     }
 
@@ -156,7 +156,7 @@ impl Client {
             return Ok(0);
         };
         let flushed = flush_interruptibly(py, &producer, timeout);
-        let left = producer.in_flight_count().max(0) as usize;
+        let left = producer.context().pending();
         py.detach(|| {
             if left > 0 {
                 producer.purge(PurgeConfig::default().queue().inflight());
@@ -245,7 +245,7 @@ fn flush_interruptibly(
         }
         py.check_signals()?;
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(producer.in_flight_count().max(0) as usize);
+            return Ok(producer.context().pending());
         }
     }
 }

@@ -232,7 +232,26 @@ pub fn translate(
     for (name, value) in raw {
         set_raw(&mut props, name, value)?;
     }
+    relax_default_idempotence(&mut props, options, raw);
     Ok(props)
+}
+
+/// Idempotence is our default, but it requires acks=all. As the Java client does
+/// (KIP-679), a user who asks for acks=0/1 without mentioning idempotence gets it
+/// turned off rather than an error; asking for both explicitly is still an error.
+fn relax_default_idempotence(
+    props: &mut Properties,
+    options: &[(String, Value)],
+    raw: &[(String, Value)],
+) {
+    let explicit = options
+        .iter()
+        .chain(raw)
+        .any(|(name, _)| name == "enable_idempotence" || name == "enable.idempotence");
+    let acks_all = matches!(props.get("acks"), Some("all" | "-1"));
+    if !explicit && !acks_all {
+        props.0.insert("enable.idempotence".into(), "false".into());
+    }
 }
 
 /// `ConfigError` for an unknown option, with the closest known name if one is close.
@@ -455,6 +474,22 @@ mod tests {
         assert_eq!(p.get("ssl.endpoint.identification.algorithm"), Some("none"));
         assert_eq!(p.get("security.protocol"), Some("SASL_SSL"));
         assert_eq!(p.get("linger.ms"), Some("2.5"));
+    }
+
+    #[test]
+    fn acks_below_all_turns_default_idempotence_off() {
+        let p = translate(&opts(&[("acks", Value::Int(1))]), &[], &rd()).unwrap();
+        assert_eq!(p.get("enable.idempotence"), Some("false"));
+        let p = translate(
+            &opts(&[
+                ("acks", Value::Int(1)),
+                ("enable_idempotence", Value::Bool(true)),
+            ]),
+            &[],
+            &rd(),
+        )
+        .unwrap();
+        assert_eq!(p.get("enable.idempotence"), Some("true")); // librdkafka will refuse
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!   callbacks, and resolves asyncio futures with one `call_soon_threadsafe` per
 //!   event loop per batch (not one per record).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -89,13 +90,31 @@ pub enum Job {
 /// The rdkafka client context: routes delivery reports and log lines.
 pub struct Context {
     jobs: Mutex<Sender<Job>>,
+    /// Records queued and not yet reported back. librdkafka's `outq_len` also
+    /// counts queued events (errors, logs), so it cannot say "records left".
+    pending: AtomicUsize,
 }
 
 impl Context {
     pub fn new(jobs: Sender<Job>) -> Self {
         Context {
             jobs: Mutex::new(jobs),
+            pending: AtomicUsize::new(0),
         }
+    }
+
+    /// Call before handing a record to librdkafka ...
+    pub fn record_queued(&self) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// ... and this if librdkafka refused it.
+    pub fn record_not_queued(&self) {
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
     }
 
     fn submit(&self, job: Job) {
@@ -131,6 +150,7 @@ impl ProducerContext for Context {
     type DeliveryOpaque = Box<Completion>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, completion: Box<Completion>) {
+        self.pending.fetch_sub(1, Ordering::AcqRel);
         let outcome = match result {
             Ok(msg) => Ok(delivered(msg)),
             Err((err, msg)) => Err((
@@ -341,7 +361,13 @@ pub fn log(py: Python<'_>, level: i32, message: &str, exc: Option<PyErr>) {
             .call_method("log", (level, "%s", message), Some(&kwargs))?;
         Ok(())
     })();
-    if logged.is_err() {
+    if let Err(err) = logged {
+        if err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+            // Ctrl+C landed inside the logging call: re-arm it so the wait that
+            // follows (an exit flush, say) is interrupted as the user asked.
+            // SAFETY: PyErr_SetInterrupt only trips Python's signal flag.
+            unsafe { pyo3::ffi::PyErr_SetInterrupt() };
+        }
         eprintln!("kafkify: {message}");
     }
 }

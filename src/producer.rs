@@ -517,7 +517,16 @@ impl Producer {
         }
         let deadline = block.map(|b| Instant::now().checked_add(b).unwrap_or_else(far_future));
         loop {
-            let attempt = self.client.with_producer(|p| Ok(p.send(record)))?;
+            let attempt = self.client.with_producer(|p| {
+                // Counted before librdkafka sees it: its report can come back
+                // before send() returns.
+                p.context().record_queued();
+                let sent = p.send(record);
+                if sent.is_err() {
+                    p.context().record_not_queued();
+                }
+                Ok(sent)
+            })?;
             match attempt {
                 Ok(()) => return Ok(()),
                 Err((RdError::MessageProduction(Code::QueueFull), returned))
@@ -562,7 +571,7 @@ impl Producer {
                         &producer,
                         (window_end - now).min(Duration::from_millis(1)),
                     );
-                    if producer.in_flight_count() == 0 {
+                    if producer.context().pending() == 0 {
                         // Drained: the report is being handed over right now.
                         return waiter.wait(window_end.saturating_duration_since(Instant::now()));
                     }
