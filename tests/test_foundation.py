@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 
 import kafkify
+
 from helpers import create_topic, read_back
 
 
