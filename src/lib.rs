@@ -23,20 +23,27 @@ fn librdkafka_version() -> String {
     rdkafka::util::get_rdkafka_version().1
 }
 
-/// Encode `value` exactly as a producer with the default JSON serializer would.
+/// Encode `value` as compact UTF-8 JSON, exactly as a producer's default
+/// serializer does (same code path).
 ///
 /// Raises:
 ///     SerializationError: the value (at the path named in the message) is not
-///         JSON-serializable.
+///         JSON-serializable and `default` did not help.
 #[pyfunction]
+#[pyo3(signature = (value, *, default=None, sort_keys=false))]
 fn dumps<'py>(
     py: Python<'py>,
     value: &Bound<'py, PyAny>,
+    default: Option<&Bound<'py, PyAny>>,
+    sort_keys: bool,
 ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
-    let mut out = Vec::with_capacity(128);
-    serialize::json::write_value(value, &mut out)
-        .map_err(|e| errors::Error::Serialization(e.describe("value")))?;
-    Ok(pyo3::types::PyBytes::new(py, &out))
+    let options = serialize::json::Options {
+        default: default.filter(|d| !d.is_none()),
+        sort_keys,
+    };
+    Ok(serialize::with_json(value, "value", options, |bytes| {
+        pyo3::types::PyBytes::new(py, bytes)
+    })?)
 }
 
 extern "C" fn after_fork_in_child() {

@@ -30,6 +30,13 @@ pub struct Producer {
     max_block: Duration,
 }
 
+/// The `value_serializer=`, `key_serializer=` and `json_default=` arguments.
+struct Serializers<'a, 'py> {
+    value: Option<&'a Bound<'py, PyAny>>,
+    key: Option<&'a Bound<'py, PyAny>>,
+    json_default: Option<&'a Bound<'py, PyAny>>,
+}
+
 /// The arguments of one record, as given.
 struct Record<'a, 'py> {
     topic: &'a str,
@@ -51,12 +58,14 @@ const OWN_OPTIONS: &[&str] = &[
 #[pymethods]
 impl Producer {
     #[new]
-    #[pyo3(signature = (bootstrap_servers=None, *, config=None, value_serializer=None, key_serializer=None, max_block_ms=None, **options))]
+    #[pyo3(signature = (bootstrap_servers=None, *, config=None, value_serializer=None, key_serializer=None, json_default=None, max_block_ms=None, **options))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         bootstrap_servers: Option<&Bound<'_, PyAny>>,
         config: Option<&Bound<'_, PyDict>>,
         value_serializer: Option<&Bound<'_, PyAny>>,
         key_serializer: Option<&Bound<'_, PyAny>>,
+        json_default: Option<&Bound<'_, PyAny>>,
         max_block_ms: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
@@ -74,13 +83,12 @@ impl Producer {
             Some(c) => to_values(c)?,
             None => Vec::new(),
         };
-        Ok(Self::build(
-            &named,
-            &raw,
-            value_serializer,
-            key_serializer,
-            max_block_ms,
-        )?)
+        let serializers = Serializers {
+            value: value_serializer,
+            key: key_serializer,
+            json_default,
+        };
+        Ok(Self::build(&named, &raw, serializers, max_block_ms)?)
     }
 
     /// Create a producer from one mapping of options: snake_case names, dotted
@@ -101,13 +109,18 @@ impl Producer {
         };
         let value_serializer = take("value_serializer")?;
         let key_serializer = take("key_serializer")?;
+        let json_default = take("json_default")?;
         let max_block_ms = take("max_block_ms")?;
         let named = to_values(&dict)?;
+        let serializers = Serializers {
+            value: value_serializer.as_ref(),
+            key: key_serializer.as_ref(),
+            json_default: json_default.as_ref(),
+        };
         Ok(Self::build(
             &named,
             &[],
-            value_serializer.as_ref(),
-            key_serializer.as_ref(),
+            serializers,
             max_block_ms.as_ref(),
         )?)
     }
@@ -438,8 +451,7 @@ impl Producer {
     fn build(
         named: &[(String, Value)],
         raw: &[(String, Value)],
-        value_serializer: Option<&Bound<'_, PyAny>>,
-        key_serializer: Option<&Bound<'_, PyAny>>,
+        serializers: Serializers<'_, '_>,
         max_block_ms: Option<&Bound<'_, PyAny>>,
     ) -> Result<Self> {
         let properties = config::translate(named, raw, client::rdkafka_properties())?;
@@ -455,9 +467,23 @@ impl Producer {
             },
             None => DEFAULT_MAX_BLOCK,
         };
+        let json_default = match serializers.json_default.filter(|d| !d.is_none()) {
+            Some(d) if d.is_callable() => Some(d.clone().unbind()),
+            Some(d) => {
+                return Err(Error::Config(format!(
+                    "invalid value for 'json_default': {} (expected a callable)",
+                    crate::serialize::json::type_name(d)
+                )))
+            }
+            None => None,
+        };
+        let json = || Encoder::Json { default: None };
+        let key_json_default = Python::attach(|py| json_default.as_ref().map(|d| d.clone_ref(py)));
         Ok(Producer {
-            value_encoder: Encoder::from_py("value_serializer", value_serializer, Encoder::Json)?,
-            key_encoder: Encoder::from_py("key_serializer", key_serializer, Encoder::Raw)?,
+            value_encoder: Encoder::from_py("value_serializer", serializers.value, json())?
+                .with_json_default(json_default),
+            key_encoder: Encoder::from_py("key_serializer", serializers.key, Encoder::Raw)?
+                .with_json_default(key_json_default),
             client: Client::new(properties)?,
             max_block,
         })

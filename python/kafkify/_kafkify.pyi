@@ -25,11 +25,26 @@ _DeliveryCallback: TypeAlias = Callable[[KafkaError | None, RecordMetadata], obj
 def librdkafka_version() -> str:
     """The bundled librdkafka's version, e.g. ``"2.12.1"``."""
 
-def dumps(value: object) -> bytes:
-    """Encode ``value`` as the producer's default JSON serializer would.
+def dumps(
+    value: object,
+    *,
+    default: Callable[[Any], object] | None = None,
+    sort_keys: bool = False,
+) -> bytes:
+    """Encode ``value`` as compact UTF-8 JSON, exactly as the producer's default
+    serializer does.
+
+    Beyond the JSON types (dict, list, tuple, str, int of any size, float, bool,
+    None) it writes datetime/date/time as ``isoformat()``, UUID as its string,
+    Decimal as its exact number, Enum as its value, dataclasses and pydantic
+    models as objects. ``default(obj)`` is called for anything else and its result
+    written in its place.
 
     Raises:
-        SerializationError: the value (at the path in the message) is not JSON-serializable.
+        SerializationError: the value (at the path in the message, e.g.
+            ``value['items'][3]``) is not JSON-serializable: an unsupported type,
+            NaN/Infinity, a lone surrogate, a circular reference, nesting deeper
+            than 255 levels, or a dict changed while being serialized.
     """
 
 def _shutdown_all() -> None: ...
@@ -81,6 +96,7 @@ class Producer:
         config: Mapping[str, object] | None = None,
         value_serializer: _Serializer = None,
         key_serializer: _Serializer = None,
+        json_default: Callable[[Any], object] | None = None,
         max_block_ms: float | None = None,
         **options: object,
     ) -> Producer: ...

@@ -13,8 +13,8 @@ use crate::errors::{Error, Result};
 
 /// How a value (or key) becomes bytes.
 pub enum Encoder {
-    /// JSON, written in Rust (values' default).
-    Json,
+    /// JSON, written in Rust (values' default), with an optional `default=` fallback.
+    Json { default: Option<Py<PyAny>> },
     /// bytes-like as they are; `str` as UTF-8; anything else is an error.
     /// (keys' default: the Kafka convention for keys).
     Raw,
@@ -34,7 +34,7 @@ impl Encoder {
         };
         if let Ok(name) = arg.cast::<PyString>() {
             return match name.to_str().unwrap_or("") {
-                "json" => Ok(Encoder::Json),
+                "json" => Ok(Encoder::Json { default: None }),
                 "bytes" => Ok(Encoder::Bytes),
                 "str" => Ok(Encoder::Str),
                 other => Err(Error::Config(format!(
@@ -53,7 +53,7 @@ impl Encoder {
 
     pub fn name(&self) -> &'static str {
         match self {
-            Encoder::Json => "json",
+            Encoder::Json { .. } => "json",
             Encoder::Raw => "raw",
             Encoder::Bytes => "bytes",
             Encoder::Str => "str",
@@ -64,11 +64,12 @@ impl Encoder {
     /// Encode `obj`; `what` names it in errors (`value`, `key`, `headers['x']`).
     pub fn encode<'py>(&self, obj: &Bound<'py, PyAny>, what: &str) -> Result<Payload<'py>> {
         match self {
-            Encoder::Json => {
-                let mut out = Vec::with_capacity(128);
-                json::write_value(obj, &mut out)
-                    .map_err(|e| Error::Serialization(json_hint(e.describe(what), obj)))?;
-                Ok(Payload::Owned(out))
+            Encoder::Json { default } => {
+                let options = json::Options {
+                    default: default.as_ref().map(|d| d.bind(obj.py())),
+                    sort_keys: false,
+                };
+                Ok(Payload::Owned(to_json(obj, what, options)?))
             }
             Encoder::Raw => bytes_like(obj)
                 .or_else(|| utf8(obj))
@@ -90,6 +91,58 @@ impl Encoder {
                     ))
                 })
             }
+        }
+    }
+}
+
+/// JSON bytes for `obj`; `what` names it in errors. `kafkify.dumps` and the
+/// producer's default serializer are both this function.
+pub fn to_json(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    options: json::Options<'_, '_>,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(128);
+    json::write_value(obj, &mut out, options)
+        .map_err(|e| Error::Serialization(json_hint(e.describe(what), obj)))?;
+    Ok(out)
+}
+
+/// Serialize `obj` into a per-thread scratch buffer and hand the bytes to `f`,
+/// sparing an allocation per call (the bytes are copied out anyway: into a Python
+/// `bytes`, or by librdkafka). A nested call (a `default=` callback that itself
+/// serializes) gets a fresh buffer.
+pub fn with_json<R>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    options: json::Options<'_, '_>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    const KEEP_AT_MOST: usize = 1 << 20;
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let result = json::write_value(obj, &mut buf, options)
+                .map_err(|e| Error::Serialization(json_hint(e.describe(what), obj)))
+                .map(|()| f(&buf));
+            if buf.capacity() > KEEP_AT_MOST {
+                *buf = Vec::new(); // don't keep a huge document's buffer forever
+            }
+            result
+        }
+        Err(_) => to_json(obj, what, options).map(|out| f(&out)),
+    })
+}
+
+impl Encoder {
+    /// Give the JSON encoder a `default=` fallback (no effect on other encoders).
+    pub fn with_json_default(self, default: Option<Py<PyAny>>) -> Self {
+        match self {
+            Encoder::Json { .. } => Encoder::Json { default },
+            other => other,
         }
     }
 }
