@@ -15,8 +15,8 @@ cargo clippy --release --locked --all-targets -- -D warnings
 step "cargo test"
 cargo test --release --locked
 step "ruff"
-.venv/bin/ruff check python tests scripts benches examples
-.venv/bin/ruff format --check python tests scripts benches examples
+.venv/bin/ruff check python tests scripts benches examples fuzz
+.venv/bin/ruff format --check python tests scripts benches examples fuzz
 
 step "release wheel"
 build_wheel
@@ -35,5 +35,14 @@ step "stubs match the module (mypy stubtest)"
 step "pytest (against the installed wheel)"
 # Run from tests/ so `import kafkify` can only find the installed wheel.
 (cd "$ROOT/tests" && "$ROOT/.venv-test/bin/python" -m pytest -c "$ROOT/pyproject.toml" --rootdir "$ROOT" "$@")
+
+step "fuzz kafkify.dumps (atheris, ${FUZZ_SECONDS:=30} s; log: .fuzz.log)"
+if ! (cd /tmp && "$ROOT/.venv-test/bin/python" "$ROOT/fuzz/fuzz_dumps.py" \
+        -max_total_time="$FUZZ_SECONDS" > "$ROOT/.fuzz.log" 2>&1); then
+    tail -40 "$ROOT/.fuzz.log"
+    echo "FAIL: the fuzzer found a crash or a wrong result (see .fuzz.log)" >&2
+    exit 1
+fi
+grep -E "^Done [0-9]+ runs" "$ROOT/.fuzz.log"
 
 step "all checks passed in $((SECONDS - started)) s"
