@@ -15,8 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-import kafkify
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+import kafkify
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import tansu_broker
