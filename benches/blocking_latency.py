@@ -26,16 +26,11 @@ from confluent_kafka import Producer as ConfluentProducer
 import kafkify
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from serialization import small
+
 import tansu_broker
 
-PAYLOAD = {
-    "order_id": "ORD-000123",
-    "user_id": "user-42",
-    "amount": 99.99,
-    "currency": "EUR",
-    "items": 3,
-    "express": True,
-}
+PAYLOAD = small()  # the same ~100-byte order event serialization.py uses
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

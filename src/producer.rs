@@ -37,11 +37,11 @@ struct Serializers<'a, 'py> {
     json_default: Option<&'a Bound<'py, PyAny>>,
 }
 
-/// The arguments of one record, as given.
+/// The arguments of one record, as given (`None` or Python None: no value / no key).
 struct Record<'a, 'py> {
     topic: &'a str,
-    value: &'a Bound<'py, PyAny>,
-    key: &'a Bound<'py, PyAny>,
+    value: Option<&'a Bound<'py, PyAny>>,
+    key: Option<&'a Bound<'py, PyAny>>,
     headers: Option<&'a Bound<'py, PyAny>>,
     partition: Option<i32>,
     timestamp_ms: Option<i64>,
@@ -154,11 +154,10 @@ impl Producer {
         timeout: Option<f64>,
     ) -> PyResult<RecordMetadata> {
         let timeout = seconds("timeout", timeout)?.unwrap_or(Duration::MAX);
-        let none = py.None().into_bound(py);
         let record = Record {
             topic,
-            value: value.unwrap_or(&none),
-            key: key.unwrap_or(&none),
+            value,
+            key,
             headers,
             partition,
             timestamp_ms,
@@ -200,11 +199,10 @@ impl Producer {
         let timeout = seconds("timeout", timeout)?;
         let event_loop = running_loop(py)?;
         let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-        let none = py.None().into_bound(py);
         let record = Record {
             topic,
-            value: value.unwrap_or(&none),
-            key: key.unwrap_or(&none),
+            value,
+            key,
             headers,
             partition,
             timestamp_ms,
@@ -265,11 +263,10 @@ impl Producer {
             }
             None => Completion::Logged,
         };
-        let none = py.None().into_bound(py);
         let record = Record {
             topic,
-            value: value.unwrap_or(&none),
-            key: key.unwrap_or(&none),
+            value,
+            key,
             headers,
             partition,
             timestamp_ms,
@@ -491,10 +488,10 @@ impl Producer {
 
     /// Encode and hand one record to librdkafka. With `block`, a full queue is
     /// waited out (GIL released) up to that long; without, it raises at once.
-    fn enqueue(
+    fn enqueue<'a, 'py>(
         &self,
-        py: Python<'_>,
-        r: &Record<'_, '_>,
+        py: Python<'py>,
+        r: &Record<'a, 'py>,
         completion: Completion,
         block: Option<Duration>,
     ) -> Result<()> {
@@ -510,15 +507,14 @@ impl Producer {
                 )));
             }
         }
-        let value = if r.value.is_none() {
-            Payload::Null
-        } else {
-            self.value_encoder.encode(r.value, "value")?
+        let present = |o: Option<&'a Bound<'py, PyAny>>| o.filter(|v| !v.is_none());
+        let value = match present(r.value) {
+            Some(v) => self.value_encoder.encode(v, "value")?,
+            None => Payload::Null,
         };
-        let key = if r.key.is_none() {
-            Payload::Null
-        } else {
-            self.key_encoder.encode(r.key, "key")?
+        let key = match present(r.key) {
+            Some(k) => self.key_encoder.encode(k, "key")?,
+            None => Payload::Null,
         };
         let headers = match r.headers {
             Some(h) => encode_headers(h)?,

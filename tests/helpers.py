@@ -91,6 +91,17 @@ def run_script(code: str, *args: str, timeout: float = 120.0) -> subprocess.Comp
     )
 
 
+def spawn(code: str, *args: str) -> subprocess.Popen[str]:
+    """Start ``code`` in a fresh interpreter with pipes, to signal it while it runs."""
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(ROOT / "tests"),
+    )
+
+
 def closed_port() -> int:
     """A loopback port nobody listens on (a dead broker)."""
     return tansu_broker.free_port()

@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 import kafkify
 
-from helpers import ROOT, closed_port, create_topic, read_back, run_script
+from helpers import closed_port, create_topic, read_back, run_script, spawn
 
 PRODUCE_5000 = """
 import sys, kafkify
@@ -80,13 +78,7 @@ except KeyboardInterrupt:
     print(f"interrupted {time.monotonic() - started:.3f}", flush=True)
     sys.exit(0)
 """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, f"127.0.0.1:{closed_port()}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=str(ROOT / "tests"),
-    )
+    proc = spawn(code, f"127.0.0.1:{closed_port()}")
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "sending"
     time.sleep(0.5)
@@ -108,13 +100,7 @@ for i in range(3):
     p.produce("t", {"i": i})
 print("exiting", flush=True)
 """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, f"127.0.0.1:{closed_port()}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=str(ROOT / "tests"),
-    )
+    proc = spawn(code, f"127.0.0.1:{closed_port()}")
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.readline().strip() == "exiting"
     for line in proc.stderr:  # the exit flush announces itself before waiting
