@@ -284,9 +284,15 @@ fn config_error(err: &rdkafka::error::KafkaError) -> Error {
 /// The names of every librdkafka property (for suggestions and `_` → `.` spelling).
 pub fn rdkafka_properties() -> &'static [String] {
     static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-    NAMES.get_or_init(|| {
+    NAMES.get_or_init(|| rdkafka_defaults().iter().map(|(k, _)| k.clone()).collect())
+}
+
+/// librdkafka's properties with their default values, from a fresh configuration.
+pub fn rdkafka_defaults() -> &'static [(String, String)] {
+    static DEFAULTS: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    DEFAULTS.get_or_init(|| {
         use rdkafka::bindings as rd;
-        let mut names = Vec::new();
+        let mut pairs = Vec::new();
         // SAFETY: conf_dump returns 2*n C strings (name, value) owned by us until
         // conf_dump_free; a fresh conf lists every property that has a default.
         unsafe {
@@ -294,13 +300,14 @@ pub fn rdkafka_properties() -> &'static [String] {
             let mut count = 0usize;
             let arr = rd::rd_kafka_conf_dump(conf, &mut count);
             for i in (0..count).step_by(2) {
-                let name = CStr::from_ptr(*arr.add(i)).to_string_lossy().into_owned();
-                names.push(name);
+                let text =
+                    |p: *const std::ffi::c_char| CStr::from_ptr(p).to_string_lossy().into_owned();
+                pairs.push((text(*arr.add(i)), text(*arr.add(i + 1))));
             }
             rd::rd_kafka_conf_dump_free(arr, count);
             rd::rd_kafka_conf_destroy(conf);
         }
-        names
+        pairs
     })
 }
 

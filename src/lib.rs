@@ -23,6 +23,17 @@ fn librdkafka_version() -> String {
     rdkafka::util::get_rdkafka_version().1
 }
 
+/// The features the bundled librdkafka was built with (its `builtin.features`),
+/// e.g. ["gzip", "snappy", "ssl", "sasl_scram", "zstd", ...].
+#[pyfunction]
+fn librdkafka_features() -> Vec<String> {
+    client::rdkafka_defaults()
+        .iter()
+        .find(|(name, _)| name == "builtin.features")
+        .map(|(_, value)| value.split(',').map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 /// Encode `value` as compact UTF-8 JSON, exactly as a producer's default
 /// serializer does (same code path).
 ///
@@ -59,6 +70,7 @@ fn _kafkify(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<producer::Producer>()?;
     m.add_class::<metadata::RecordMetadata>()?;
     m.add_function(wrap_pyfunction!(librdkafka_version, m)?)?;
+    m.add_function(wrap_pyfunction!(librdkafka_features, m)?)?;
     m.add_function(wrap_pyfunction!(dumps, m)?)?;
     m.add_function(wrap_pyfunction!(client::_shutdown_all, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -36,3 +36,32 @@ def test_1000_keyed_records_round_trip_byte_identical(bootstrap: str) -> None:
     assert len(partitions_per_key) == 37
     assert all(len(p) == 1 for p in partitions_per_key.values())
     assert {r.partition for r in records} == {0, 1, 2}
+
+
+def test_static_librdkafka_has_tls_sasl_and_every_codec() -> None:
+    features = set(kafkify.librdkafka_features())
+    assert {"ssl", "sasl_plain", "sasl_scram", "gzip", "snappy", "lz4", "zstd"} <= features
+    # SASL_SSL from a username and password (seeds 001, 002) is accepted as configured
+    p = kafkify.Producer(
+        bootstrap_servers="127.0.0.1:1",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_plain_username="svc",
+        sasl_plain_password="s3cret",
+    )
+    assert p.config["security.protocol"] == "SASL_SSL"
+    assert p.config["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert p.config["sasl.password"] == "********"
+    p.close(timeout=0)
+
+
+def test_every_compression_codec_round_trips(bootstrap: str) -> None:
+    for codec in [None, "gzip", "snappy", "lz4", "zstd"]:
+        topic = create_topic(bootstrap, partitions=1)
+        values = [(f"{codec}-{i}-" + "x" * i).encode() for i in range(200)]
+        with kafkify.Producer(
+            bootstrap_servers=bootstrap, compression_type=codec, value_serializer="bytes"
+        ) as producer:
+            for v in values:
+                producer.produce(topic, v)
+        assert [r.value for r in read_back(bootstrap, topic, expected=200)] == values, codec

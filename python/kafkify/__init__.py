@@ -18,6 +18,7 @@ from kafkify._kafkify import (
     __version__,
     _shutdown_all,
     dumps,
+    librdkafka_features,
     librdkafka_version,
 )
 from kafkify.errors import (
@@ -50,6 +51,7 @@ __all__ = [
     "__version__",
     "dumps",
     "errors",
+    "librdkafka_features",
     "librdkafka_version",
     "AuthenticationError",
     "AuthorizationError",

@@ -12,6 +12,7 @@ __all__ = [
     "RecordMetadata",
     "_shutdown_all",
     "dumps",
+    "librdkafka_features",
     "librdkafka_version",
     "__version__",
 ]
@@ -24,6 +25,9 @@ _DeliveryCallback: TypeAlias = Callable[[KafkaError | None, RecordMetadata], obj
 
 def librdkafka_version() -> str:
     """The bundled librdkafka's version, e.g. ``"2.12.1"``."""
+
+def librdkafka_features() -> list[str]:
+    """The bundled librdkafka's ``builtin.features`` (codecs, ssl, sasl mechanisms, ...)."""
 
 def dumps(
     value: object,
