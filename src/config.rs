@@ -188,11 +188,6 @@ pub fn known_names() -> impl Iterator<Item = &'static str> {
     RULES.iter().map(|(name, _)| *name)
 }
 
-/// Options that kafka-python accepts but librdkafka has no use for.
-pub fn is_ignored(name: &str) -> bool {
-    matches!(lookup(name), Some(Rule::Ignored))
-}
-
 fn lookup(name: &str) -> Option<Rule> {
     RULES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
 }

@@ -51,16 +51,6 @@ impl Encoder {
         )))
     }
 
-    pub fn name(&self) -> &'static str {
-        match self {
-            Encoder::Json { .. } => "json",
-            Encoder::Raw => "raw",
-            Encoder::Bytes => "bytes",
-            Encoder::Str => "str",
-            Encoder::Callable(_) => "callable",
-        }
-    }
-
     /// Encode `obj`; `what` names it in errors (`value`, `key`, `headers['x']`).
     pub fn encode<'py>(&self, obj: &Bound<'py, PyAny>, what: &str) -> Result<Payload<'py>> {
         match self {
