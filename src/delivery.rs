@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyBool, PyList, PyTuple};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError as RdError;
@@ -40,6 +40,15 @@ pub struct Delivered {
 
 pub type Outcome = Result<Delivered, (Error, Delivered)>;
 
+/// Something a blocking call waits on: one record's outcome, or a whole batch's.
+pub trait Wait: Sync {
+    type Output: Send;
+    /// The result, if it is ready (taken: a second call returns None).
+    fn take(&self) -> Option<Self::Output>;
+    /// Wait up to `timeout` for the result.
+    fn wait(&self, timeout: Duration) -> Option<Self::Output>;
+}
+
 /// A blocking `send` waits on one of these.
 #[derive(Default)]
 pub struct Waiter {
@@ -52,19 +61,105 @@ impl Waiter {
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
         self.ready.notify_all();
     }
+}
 
-    pub fn take(&self) -> Option<Outcome> {
+impl Wait for Waiter {
+    type Output = Outcome;
+
+    fn take(&self) -> Option<Outcome> {
         self.slot.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
-    /// Wait up to `timeout` for the outcome.
-    pub fn wait(&self, timeout: Duration) -> Option<Outcome> {
+    fn wait(&self, timeout: Duration) -> Option<Outcome> {
         let guard = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         let (mut guard, _) = self
             .ready
             .wait_timeout_while(guard, timeout, |slot| slot.is_none())
             .unwrap_or_else(|p| p.into_inner());
         guard.take()
+    }
+}
+
+/// The records of one `send_batch` / `send_batch_async` call: their outcomes in
+/// input order, complete once the last one has reported.
+pub struct Batch {
+    state: Mutex<BatchState>,
+    ready: Condvar,
+    /// For `send_batch_async`: the (event loop, future) to resolve at the end.
+    pub future: Option<(Py<PyAny>, Py<PyAny>)>,
+    /// Resolve with the first failure instead of a list with errors in place.
+    pub raise_on_error: bool,
+}
+
+struct BatchState {
+    outcomes: Vec<Option<Outcome>>,
+    remaining: usize,
+    taken: bool,
+}
+
+impl Batch {
+    pub fn new(
+        len: usize,
+        future: Option<(Py<PyAny>, Py<PyAny>)>,
+        raise_on_error: bool,
+    ) -> Arc<Self> {
+        Arc::new(Batch {
+            state: Mutex::new(BatchState {
+                outcomes: (0..len).map(|_| None).collect(),
+                remaining: len,
+                taken: false,
+            }),
+            ready: Condvar::new(),
+            future,
+            raise_on_error,
+        })
+    }
+
+    /// A batch of no records (complete from the start).
+    pub fn is_empty(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .outcomes
+            .is_empty()
+    }
+
+    /// Record one outcome; true when it was the last one missing.
+    pub fn set(&self, index: usize, outcome: Outcome) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.outcomes[index].replace(outcome).is_none() {
+            state.remaining -= 1;
+        }
+        let complete = state.remaining == 0;
+        if complete {
+            self.ready.notify_all();
+        }
+        complete
+    }
+
+    fn take_complete(state: &mut BatchState) -> Option<Vec<Outcome>> {
+        if state.remaining != 0 || state.taken {
+            return None;
+        }
+        state.taken = true;
+        Some(state.outcomes.iter_mut().filter_map(Option::take).collect())
+    }
+}
+
+impl Wait for Batch {
+    type Output = Vec<Outcome>;
+
+    fn take(&self) -> Option<Vec<Outcome>> {
+        Batch::take_complete(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn wait(&self, timeout: Duration) -> Option<Vec<Outcome>> {
+        let guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) = self
+            .ready
+            .wait_timeout_while(guard, timeout, |state| state.remaining != 0)
+            .unwrap_or_else(|p| p.into_inner());
+        Batch::take_complete(&mut guard)
     }
 }
 
@@ -79,12 +174,22 @@ pub enum Completion {
     Callback(Py<PyAny>),
     /// Fire-and-forget without a callback: failures are logged.
     Logged,
+    /// Record `index` of a batch.
+    InBatch {
+        batch: Arc<Batch>,
+        index: usize,
+    },
 }
 
 /// Work for the dispatcher thread.
 pub enum Job {
     Deliver(Completion, Outcome),
-    Log { level: i32, message: String },
+    /// Every record of an async batch has reported: resolve its future.
+    FinishBatch(Arc<Batch>),
+    Log {
+        level: i32,
+        message: String,
+    },
 }
 
 /// The rdkafka client context: routes delivery reports and log lines.
@@ -160,6 +265,11 @@ impl ProducerContext for Context {
         };
         match *completion {
             Completion::Blocking(waiter) => waiter.set(outcome),
+            Completion::InBatch { batch, index } => {
+                if batch.set(index, outcome) && batch.future.is_some() {
+                    self.submit(Job::FinishBatch(batch));
+                }
+            }
             other => self.submit(Job::Deliver(other, outcome)),
         }
     }
@@ -218,6 +328,16 @@ fn dispatch(py: Python<'_>, batch: Vec<Job>) {
     for job in batch {
         match job {
             Job::Log { level, message } => log(py, level, &message, None),
+            Job::FinishBatch(batch) => {
+                if let (Some((event_loop, future)), Some(outcomes)) = (&batch.future, batch.take())
+                {
+                    let item = batch_item(py, future.clone_ref(py), outcomes, batch.raise_on_error);
+                    match per_loop.iter_mut().find(|(l, _)| l.is(event_loop)) {
+                        Some((_, items)) => items.push(item),
+                        None => per_loop.push((event_loop.clone_ref(py), vec![item])),
+                    }
+                }
+            }
             Job::Deliver(completion, outcome) => match completion {
                 Completion::Future { event_loop, future } => {
                     let item = future_item(py, future, outcome);
@@ -233,6 +353,9 @@ fn dispatch(py: Python<'_>, batch: Vec<Job>) {
                     }
                 }
                 Completion::Blocking(waiter) => waiter.set(outcome),
+                Completion::InBatch { batch, index } => {
+                    batch.set(index, outcome);
+                }
             },
         }
     }
@@ -251,6 +374,50 @@ fn future_item<'py>(py: Python<'py>, future: Py<PyAny>, outcome: Outcome) -> Bou
         [
             future,
             ok.into_pyobject(py).unwrap().to_owned().into_any().unbind(),
+            value,
+        ],
+    )
+    .expect("a 3-tuple")
+}
+
+/// A batch's result as Python sees it: a list of RecordMetadata (or the exception
+/// for that record), or with `raise_on_error` the first failure in input order.
+pub fn batch_result(
+    py: Python<'_>,
+    outcomes: Vec<Outcome>,
+    raise_on_error: bool,
+) -> (bool, Py<PyAny>) {
+    let mut values = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            Ok(d) => values.push(metadata_object(py, d)),
+            Err((err, _)) => {
+                let exc = err.to_py(py).into_value(py).into_any();
+                if raise_on_error {
+                    return (false, exc);
+                }
+                values.push(exc);
+            }
+        }
+    }
+    match PyList::new(py, values) {
+        Ok(list) => (true, list.into_any().unbind()),
+        Err(e) => (false, e.into_value(py).into_any()),
+    }
+}
+
+fn batch_item<'py>(
+    py: Python<'py>,
+    future: Py<PyAny>,
+    outcomes: Vec<Outcome>,
+    raise_on_error: bool,
+) -> Bound<'py, PyTuple> {
+    let (ok, value) = batch_result(py, outcomes, raise_on_error);
+    PyTuple::new(
+        py,
+        [
+            future,
+            PyBool::new(py, ok).to_owned().into_any().unbind(),
             value,
         ],
     )

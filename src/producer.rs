@@ -8,12 +8,13 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use rdkafka::error::KafkaError as RdError;
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode as Code;
 
 use crate::client::{self, Client, SIGNAL_CHECK_INTERVAL};
 use crate::config::{self, Value};
-use crate::delivery::{self, Completion, Outcome, Waiter};
+use crate::delivery::{self, Batch, Completion, Outcome, Wait, Waiter};
 use crate::errors::{self, Error, Result};
 use crate::metadata::RecordMetadata;
 use crate::serialize::{encode_headers, Encoder, Payload};
@@ -37,7 +38,18 @@ struct Serializers<'a, 'py> {
     json_default: Option<&'a Bound<'py, PyAny>>,
 }
 
+/// A record whose key, value and headers are encoded, ready for librdkafka.
+struct Prepared<'a, 'py> {
+    topic: &'a str,
+    value: Payload<'py>,
+    key: Payload<'py>,
+    headers: Option<OwnedHeaders>,
+    partition: Option<i32>,
+    timestamp_ms: Option<i64>,
+}
+
 /// The arguments of one record, as given (`None` or Python None: no value / no key).
+#[derive(Clone, Copy)]
 struct Record<'a, 'py> {
     topic: &'a str,
     value: Option<&'a Bound<'py, PyAny>>,
@@ -170,7 +182,8 @@ impl Producer {
             Completion::Blocking(waiter.clone()),
             Some(timeout),
         )?;
-        let outcome = self.wait_blocking(py, &waiter, timeout.saturating_sub(started.elapsed()))?;
+        let outcome =
+            self.wait_blocking(py, &*waiter, timeout.saturating_sub(started.elapsed()))?;
         into_metadata(outcome)
     }
 
@@ -272,6 +285,86 @@ impl Producer {
             timestamp_ms,
         };
         Ok(self.enqueue(py, &record, completion, Some(self.max_block))?)
+    }
+
+    /// Send many records to one topic with one call and one wait.
+    ///
+    /// Every value (and key) is encoded before anything is queued; then all are
+    /// queued and the call blocks (GIL released) until each has been acknowledged
+    /// or has failed. ``headers`` and ``partition`` apply to every record.
+    ///
+    /// Returns:
+    ///     list: one entry per value, in input order: its ``RecordMetadata``, or the
+    ///     ``KafkaError`` that record failed with.
+    /// Raises:
+    ///     SerializationError: a value or key cannot be encoded (``values[i]: ...``);
+    ///         nothing was queued.
+    ///     KafkaTimeoutError: not every record reported within ``timeout`` seconds.
+    ///     KafkaError: with ``raise_on_error=True``, the first failure in input order.
+    ///     InvalidTopicError, ProducerClosedError.
+    #[pyo3(signature = (topic, values, keys=None, *, headers=None, partition=None, timeout=10.0, raise_on_error=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn send_batch<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+        values: &Bound<'py, PyAny>,
+        keys: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+        partition: Option<i32>,
+        timeout: Option<f64>,
+        raise_on_error: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let timeout = seconds("timeout", timeout)?.unwrap_or(Duration::MAX);
+        let started = Instant::now();
+        let make = |n| Batch::new(n, None, raise_on_error);
+        let batch = self.enqueue_batch(
+            py,
+            topic,
+            values,
+            keys,
+            headers,
+            partition,
+            make,
+            Some(timeout),
+        )?;
+        let outcomes =
+            self.wait_blocking(py, &*batch, timeout.saturating_sub(started.elapsed()))?;
+        match delivery::batch_result(py, outcomes, raise_on_error) {
+            (true, list) => Ok(list),
+            (false, exc) => Err(PyErr::from_value(exc.into_bound(py))),
+        }
+    }
+
+    /// ``send_batch`` for asyncio: returns an awaitable resolving to the same list.
+    ///
+    /// Never blocks the event loop: a record that finds the local queue full gets
+    /// ``QueueFullError`` in its place in the list.
+    ///
+    /// Raises at once: RuntimeError (no running loop), SerializationError,
+    /// InvalidTopicError, ProducerClosedError. When awaited, with
+    /// ``raise_on_error=True``: the first failure in input order.
+    #[pyo3(signature = (topic, values, keys=None, *, headers=None, partition=None, raise_on_error=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn send_batch_async<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+        values: &Bound<'py, PyAny>,
+        keys: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+        partition: Option<i32>,
+        raise_on_error: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let event_loop = running_loop(py)?;
+        let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+        let target = (event_loop.unbind(), future.clone().unbind());
+        let make = |n| Batch::new(n, Some(target), raise_on_error);
+        let batch = self.enqueue_batch(py, topic, values, keys, headers, partition, make, None)?;
+        if batch.is_empty() {
+            future.call_method1("set_result", (pyo3::types::PyList::empty(py),))?;
+        }
+        Ok(future)
     }
 
     /// Wait until every queued record is delivered or has failed.
@@ -495,9 +588,16 @@ impl Producer {
         completion: Completion,
         block: Option<Duration>,
     ) -> Result<()> {
+        let headers = self.prepare_headers(r)?;
+        let prepared = self.prepare(r, headers)?;
+        self.submit(py, prepared, completion, block)
+    }
+
+    /// Check the arguments and encode the headers of a record (shared by a batch).
+    fn prepare_headers(&self, r: &Record<'_, '_>) -> Result<Option<OwnedHeaders>> {
         if self.client.is_closed() || self.client.forked() {
             // Say "closed" (or "forked") before complaining about the arguments.
-            return self.client.with_producer(|_| Ok(()));
+            self.client.with_producer(|_| Ok(()))?;
         }
         validate_topic(r.topic)?;
         if let Some(p) = r.partition {
@@ -507,6 +607,19 @@ impl Producer {
                 )));
             }
         }
+        match r.headers {
+            Some(h) => encode_headers(h),
+            None => Ok(None),
+        }
+    }
+
+    /// Encode a record's key and value: everything that can fail on bad input,
+    /// before anything is queued.
+    fn prepare<'a, 'py>(
+        &self,
+        r: &Record<'a, 'py>,
+        headers: Option<OwnedHeaders>,
+    ) -> Result<Prepared<'a, 'py>> {
         let present = |o: Option<&'a Bound<'py, PyAny>>| o.filter(|v| !v.is_none());
         let value = match present(r.value) {
             Some(v) => self.value_encoder.encode(v, "value")?,
@@ -516,36 +629,50 @@ impl Producer {
             Some(k) => self.key_encoder.encode(k, "key")?,
             None => Payload::Null,
         };
-        let headers = match r.headers {
-            Some(h) => encode_headers(h)?,
-            None => None,
-        };
+        Ok(Prepared {
+            topic: r.topic,
+            value,
+            key,
+            headers,
+            partition: r.partition,
+            timestamp_ms: r.timestamp_ms,
+        })
+    }
+
+    /// Hand a prepared record to librdkafka (see `enqueue`).
+    fn submit(
+        &self,
+        py: Python<'_>,
+        p: Prepared<'_, '_>,
+        completion: Completion,
+        block: Option<Duration>,
+    ) -> Result<()> {
         let mut record: BaseRecord<'_, [u8], [u8], Box<Completion>> =
-            BaseRecord::with_opaque_to(r.topic, Box::new(completion));
-        if let Some(v) = value.as_slice() {
+            BaseRecord::with_opaque_to(p.topic, Box::new(completion));
+        if let Some(v) = p.value.as_slice() {
             record = record.payload(v);
         }
-        if let Some(k) = key.as_slice() {
+        if let Some(k) = p.key.as_slice() {
             record = record.key(k);
         }
-        if let Some(p) = r.partition {
-            record = record.partition(p);
+        if let Some(partition) = p.partition {
+            record = record.partition(partition);
         }
-        if let Some(ts) = r.timestamp_ms {
+        if let Some(ts) = p.timestamp_ms {
             record = record.timestamp(ts);
         }
-        if let Some(h) = headers {
+        if let Some(h) = p.headers {
             record = record.headers(h);
         }
         let deadline = block.map(|b| Instant::now().checked_add(b).unwrap_or_else(far_future));
         loop {
-            let attempt = self.client.with_producer(|p| {
+            let attempt = self.client.with_producer(|producer| {
                 // Counted before librdkafka sees it: its report can come back
                 // before send() returns.
-                p.context().record_queued();
-                let sent = p.send(record);
+                producer.context().record_queued();
+                let sent = producer.send(record);
                 if sent.is_err() {
-                    p.context().record_not_queued();
+                    producer.context().record_not_queued();
                 }
                 Ok(sent)
             })?;
@@ -559,19 +686,96 @@ impl Producer {
                     // serves them, so just give it a moment without the GIL.
                     py.detach(|| std::thread::sleep(Duration::from_millis(1)));
                 }
-                Err((err, _returned)) => return Err(enqueue_error(&err, r.topic, &value)),
+                Err((err, _returned)) => return Err(enqueue_error(&err, p.topic, &p.value)),
             }
         }
     }
 
+    /// Prepare every record of a batch (raising before anything is queued), then
+    /// queue them with one `Batch` collecting the outcomes in input order.
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue_batch<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+        values: &Bound<'py, PyAny>,
+        keys: Option<&Bound<'py, PyAny>>,
+        headers: Option<&Bound<'py, PyAny>>,
+        partition: Option<i32>,
+        make_batch: impl FnOnce(usize) -> Arc<Batch>,
+        block: Option<Duration>,
+    ) -> PyResult<Arc<Batch>> {
+        let values: Vec<Bound<'py, PyAny>> = values.try_iter()?.collect::<PyResult<_>>()?;
+        let keys: Option<Vec<Bound<'py, PyAny>>> = match keys.filter(|k| !k.is_none()) {
+            Some(k) => Some(k.try_iter()?.collect::<PyResult<_>>()?),
+            None => None,
+        };
+        if let Some(k) = &keys {
+            if k.len() != values.len() {
+                return Err(Error::Config(format!(
+                    "send_batch: {} keys for {} values (give one key per value, or none)",
+                    k.len(),
+                    values.len()
+                ))
+                .into());
+            }
+        }
+        let first = Record {
+            topic,
+            value: None,
+            key: None,
+            headers,
+            partition,
+            timestamp_ms: None,
+        };
+        let shared_headers = self.prepare_headers(&first)?;
+        let mut prepared = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            let r = Record {
+                value: Some(value),
+                key: keys.as_ref().map(|k| &k[i]),
+                ..first
+            };
+            prepared.push(
+                self.prepare(&r, shared_headers.clone())
+                    .map_err(|e| batch_error(i, e))?,
+            );
+        }
+        let batch = make_batch(prepared.len());
+        for (index, p) in prepared.into_iter().enumerate() {
+            let placeholder = failed_delivery(topic, partition);
+            let completion = Completion::InBatch {
+                batch: batch.clone(),
+                index,
+            };
+            if let Err(err) = self.submit(py, p, completion, block) {
+                if matches!(err, Error::Closed | Error::Forked { .. }) {
+                    return Err(err.into());
+                }
+                // Refused by librdkafka (too large, queue full): that record's result.
+                if batch.set(index, Err((err, placeholder))) {
+                    if let Some((_, future)) = &batch.future {
+                        if let Some(outcomes) = batch.take() {
+                            let (ok, value) =
+                                delivery::batch_result(py, outcomes, batch.raise_on_error);
+                            let method = if ok { "set_result" } else { "set_exception" };
+                            future.bind(py).call_method1(method, (value,))?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(batch)
+    }
+
     /// Wait for a blocking send's outcome, keeping librdkafka in "flush" mode so
     /// the record goes out now rather than after linger.ms.
-    fn wait_blocking(
+    fn wait_blocking<W: Wait>(
         &self,
         py: Python<'_>,
-        waiter: &Waiter,
+        waiter: &W,
         timeout: Duration,
-    ) -> PyResult<Outcome> {
+    ) -> PyResult<W::Output> {
         let producer = self.client.with_producer(|p| Ok(p.clone()))?;
         let deadline = Instant::now()
             .checked_add(timeout)
@@ -623,6 +827,27 @@ impl Drop for Producer {
         let _ = Python::try_attach(|py| {
             client::close_unattended(py, &client, "Producer garbage-collected")
         });
+    }
+}
+
+/// Name the record of a batch an error is about.
+fn batch_error(index: usize, err: Error) -> Error {
+    match err {
+        Error::Serialization(m) => Error::Serialization(format!("values[{index}]: {m}")),
+        other => other,
+    }
+}
+
+/// Where a record that never reached the broker was headed.
+fn failed_delivery(topic: &str, partition: Option<i32>) -> delivery::Delivered {
+    delivery::Delivered {
+        topic: topic.to_owned(),
+        partition: partition.unwrap_or(-1),
+        offset: -1,
+        timestamp: -1,
+        key_size: -1,
+        value_size: -1,
+        header_size: -1,
     }
 }
 

@@ -168,6 +168,46 @@ class Producer:
             QueueFullError: no room in the local queue after ``max_block_ms``.
             SerializationError, InvalidTopicError, ProducerClosedError.
         """
+    def send_batch(
+        self,
+        topic: str,
+        values: Iterable[object],
+        keys: Iterable[object] | None = None,
+        *,
+        headers: _Headers = None,
+        partition: int | None = None,
+        timeout: float | None = 10.0,
+        raise_on_error: bool = False,
+    ) -> list[RecordMetadata | KafkaError]:
+        """Send many records with one call and one wait (GIL released).
+
+        Returns one entry per value, in input order: its RecordMetadata, or the
+        KafkaError that record failed with.
+
+        Raises:
+            SerializationError: a value or key cannot be encoded; nothing was queued.
+            KafkaTimeoutError: not every record reported within ``timeout`` seconds.
+            KafkaError: with ``raise_on_error=True``, the first failure in input order.
+            InvalidTopicError, ProducerClosedError.
+        """
+    def send_batch_async(
+        self,
+        topic: str,
+        values: Iterable[object],
+        keys: Iterable[object] | None = None,
+        *,
+        headers: _Headers = None,
+        partition: int | None = None,
+        raise_on_error: bool = False,
+    ) -> Awaitable[list[RecordMetadata | KafkaError]]:
+        """``send_batch`` for asyncio; never blocks the loop (a record that finds the
+        queue full gets QueueFullError in its place).
+
+        Raises:
+            RuntimeError: no running event loop in this thread.
+            SerializationError, InvalidTopicError, ProducerClosedError: at once.
+            KafkaError: when awaited with ``raise_on_error=True``.
+        """
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued record is delivered or failed.
 
