@@ -11,6 +11,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# HOME may be unset in a stripped CI environment; fall back to the user's home from
+# the password database, then to /tmp.
+HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME="${HOME:-/tmp}"
 export KAFKIFY_CACHE="${KAFKIFY_CACHE:-$HOME/.cache/kafkify}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$KAFKIFY_CACHE/target}"
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$KAFKIFY_CACHE/pip}"
