@@ -22,6 +22,7 @@ use rdkafka::producer::{BaseProducer, Producer as _, PurgeConfig};
 use crate::config::{self, Properties};
 use crate::delivery::{self, Context};
 use crate::errors::{self, Error, Result};
+use crate::queue::Overflow;
 
 pub type RdProducer = BaseProducer<Context>;
 
@@ -39,6 +40,9 @@ pub struct Client {
     producer: RwLock<Option<Arc<RdProducer>>>,
     poller: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
+    /// Records from event-loop callers waiting for room in librdkafka's queue.
+    pub overflow: Arc<Overflow>,
+    overflow_thread: Mutex<Option<JoinHandle<()>>>,
     pub properties: Properties,
     pub delivery_timeout: Duration,
     fork_generation: u64,
@@ -46,7 +50,8 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(properties: Properties) -> Result<Arc<Client>> {
+    /// `max_block`: how long a record may wait for room in a full queue.
+    pub fn new(properties: Properties, max_block: Duration) -> Result<Arc<Client>> {
         let mut cfg = ClientConfig::new();
         for (k, v) in &properties.0 {
             cfg.set(k, v);
@@ -73,6 +78,14 @@ impl Client {
                 })
                 .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?
         };
+        let overflow = Overflow::new(max_block);
+        let overflow_thread = {
+            let (producer, overflow) = (producer.clone(), overflow.clone());
+            std::thread::Builder::new()
+                .name("kafkify-overflow".into())
+                .spawn(move || overflow.run(producer))
+                .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?
+        };
         let delivery_timeout = properties
             .get("delivery.timeout.ms")
             .or(properties.get("message.timeout.ms"))
@@ -82,6 +95,8 @@ impl Client {
             producer: RwLock::new(Some(producer)),
             poller: Mutex::new(Some((stop, poller))),
             dispatcher: Mutex::new(Some(dispatcher)),
+            overflow,
+            overflow_thread: Mutex::new(Some(overflow_thread)),
             properties,
             delivery_timeout,
             fork_generation: FORK_GENERATION.load(Ordering::Acquire),
@@ -134,7 +149,7 @@ impl Client {
     /// Ctrl+C ends the wait (the records stay queued). Returns how many are left.
     pub fn flush(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
         let producer = self.with_producer(|p| Ok(p.clone()))?;
-        flush_interruptibly(py, &producer, timeout)
+        flush_interruptibly(py, &producer, &self.overflow, timeout)
     }
 
     /// Flush, then stop everything. Idempotent. Returns how many records were
@@ -155,10 +170,20 @@ impl Client {
         let Some(producer) = taken else {
             return Ok(0);
         };
-        let flushed = flush_interruptibly(py, &producer, timeout);
+        let flushed = flush_interruptibly(py, &producer, &self.overflow, timeout);
         let left = producer.context().pending();
         py.detach(|| {
+            self.overflow.stop();
+            if let Some(handle) = self
+                .overflow_thread
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
+                let _ = handle.join();
+            }
             if left > 0 {
+                self.overflow.fail_all(&producer);
                 producer.purge(PurgeConfig::default().queue().inflight());
             }
             if let Some((stop, handle)) =
@@ -217,6 +242,12 @@ impl Client {
         }
         std::mem::forget(self.poller.lock().unwrap_or_else(|p| p.into_inner()).take());
         std::mem::forget(
+            self.overflow_thread
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+        std::mem::forget(
             self.dispatcher
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -229,6 +260,7 @@ impl Client {
 fn flush_interruptibly(
     py: Python<'_>,
     producer: &Arc<RdProducer>,
+    overflow: &Overflow,
     timeout: Option<Duration>,
 ) -> PyResult<usize> {
     let deadline = timeout.map(|t| Instant::now() + t);
@@ -239,7 +271,15 @@ fn flush_interruptibly(
                 .min(SIGNAL_CHECK_INTERVAL),
             None => SIGNAL_CHECK_INTERVAL,
         };
-        let done = py.detach(|| producer.flush(slice).is_ok());
+        let done = py.detach(|| {
+            if overflow.is_empty() {
+                return producer.flush(slice).is_ok() && overflow.is_empty();
+            }
+            // Records still wait for room: librdkafka's queue drains meanwhile.
+            let _ = producer.flush(slice.min(Duration::from_millis(1)));
+            std::thread::sleep(Duration::from_micros(200));
+            false
+        });
         if done {
             return Ok(0);
         }

@@ -38,6 +38,21 @@ pub struct Delivered {
     pub header_size: i32,
 }
 
+impl Delivered {
+    /// Where a record that never reached the broker was headed.
+    pub fn failed(topic: &str, partition: Option<i32>) -> Self {
+        Delivered {
+            topic: topic.to_owned(),
+            partition: partition.unwrap_or(-1),
+            offset: -1,
+            timestamp: -1,
+            key_size: -1,
+            value_size: -1,
+            header_size: -1,
+        }
+    }
+}
+
 pub type Outcome = Result<Delivered, (Error, Delivered)>;
 
 /// Something a blocking call waits on: one record's outcome, or a whole batch's.
@@ -263,7 +278,15 @@ impl ProducerContext for Context {
                 delivered(msg),
             )),
         };
-        match *completion {
+        self.complete(*completion, outcome);
+    }
+}
+
+impl Context {
+    /// Tell a record's caller its outcome: a delivery report, or a failure found
+    /// before the record reached librdkafka (see `queue::Overflow`).
+    pub fn complete(&self, completion: Completion, outcome: Outcome) {
+        match completion {
             Completion::Blocking(waiter) => waiter.set(outcome),
             Completion::InBatch { batch, index } => {
                 if batch.set(index, outcome) && batch.future.is_some() {

@@ -142,6 +142,27 @@ pub fn from_rdkafka(err: &RdError, context: &str) -> Error {
     }
 }
 
+/// Why librdkafka refused to queue a record, in words the user can act on.
+pub fn refused(err: &RdError, topic: &str, value_size: usize) -> Error {
+    match err.rdkafka_error_code() {
+        Some(Code::MessageSizeTooLarge) => Error::Kafka {
+            code: Code::MessageSizeTooLarge,
+            message: format!(
+                "record to topic {topic:?} is too large ({value_size} bytes of value): raise max_request_size (message.max.bytes) or send smaller records"
+            ),
+            fatal: false,
+        },
+        Some(Code::QueueFull) => Error::Kafka {
+            code: Code::QueueFull,
+            message: "the local queue is full (queue.buffering.max.messages / buffer_memory) \
+                      and stayed full for max_block_ms; wait for deliveries or raise the limits"
+                .into(),
+            fatal: false,
+        },
+        _ => from_rdkafka(err, &format!("could not queue a record for topic {topic:?}")),
+    }
+}
+
 fn class_for_code(code: Code) -> &'static str {
     match code {
         Code::QueueFull => "QueueFullError",

@@ -2,7 +2,8 @@
 //!
 //! Module map: `config` (names → librdkafka properties), `serialize` (values, keys,
 //! headers → bytes), `client` (librdkafka handle, threads, lifecycle), `delivery`
-//! (reports → blocked threads, asyncio futures, callbacks), `producer` (the Python
+//! (reports → blocked threads, asyncio futures, callbacks), `queue` (records →
+//! librdkafka, and the overflow line for async callers), `producer` (the Python
 //! class), `metadata` (RecordMetadata), `errors` (one enum → Python exceptions).
 
 use std::sync::atomic::Ordering;
@@ -15,6 +16,7 @@ pub mod delivery;
 pub mod errors;
 pub mod metadata;
 pub mod producer;
+pub mod queue;
 pub mod serialize;
 
 /// The bundled librdkafka's version string, e.g. "2.12.1".

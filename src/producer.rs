@@ -9,15 +9,16 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseRecord, Producer as _};
+use rdkafka::producer::Producer as _;
 use rdkafka::types::RDKafkaErrorCode as Code;
 
 use crate::client::{self, Client, SIGNAL_CHECK_INTERVAL};
 use crate::config::{self, Value};
-use crate::delivery::{self, Batch, Completion, Outcome, Wait, Waiter};
+use crate::delivery::{self, Batch, Completion, Delivered, Outcome, Wait, Waiter};
 use crate::errors::{self, Error, Result};
 use crate::metadata::RecordMetadata;
-use crate::serialize::{encode_headers, Encoder, Payload};
+use crate::queue::{self, Fields};
+use crate::serialize::{self, encode_headers, Encoder, Payload};
 
 /// kafka-python's `max_block_ms` default: how long `produce` waits for queue room.
 const DEFAULT_MAX_BLOCK: Duration = Duration::from_secs(60);
@@ -38,6 +39,16 @@ struct Serializers<'a, 'py> {
     json_default: Option<&'a Bound<'py, PyAny>>,
 }
 
+/// What to do when librdkafka's queue is full.
+#[derive(Clone, Copy)]
+enum WhenFull {
+    /// Wait for room (GIL released) up to this long, then fail with QueueFullError:
+    /// for callers that may block (`send`, `produce`, `send_batch`).
+    Wait(Duration),
+    /// Join the overflow line (`queue::Overflow`): for callers on an event loop.
+    Defer,
+}
+
 /// A record whose key, value and headers are encoded, ready for librdkafka.
 struct Prepared<'a, 'py> {
     topic: &'a str,
@@ -46,6 +57,23 @@ struct Prepared<'a, 'py> {
     headers: Option<OwnedHeaders>,
     partition: Option<i32>,
     timestamp_ms: Option<i64>,
+}
+
+impl Prepared<'_, '_> {
+    fn fields(&self) -> Fields<'_> {
+        Fields {
+            topic: self.topic,
+            value: self.value.as_slice(),
+            key: self.key.as_slice(),
+            partition: self.partition,
+            timestamp_ms: self.timestamp_ms,
+        }
+    }
+}
+
+/// A key or value that is there (Python None counts as absent).
+fn present<'a, 'py>(obj: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
+    obj.filter(|v| !v.is_none())
 }
 
 /// The arguments of one record, as given (`None` or Python None: no value / no key).
@@ -180,7 +208,7 @@ impl Producer {
             py,
             &record,
             Completion::Blocking(waiter.clone()),
-            Some(timeout),
+            WhenFull::Wait(timeout.min(self.max_block)),
         )?;
         let outcome =
             self.wait_blocking(py, &*waiter, timeout.saturating_sub(started.elapsed()))?;
@@ -189,12 +217,14 @@ impl Producer {
 
     /// Send one record; returns an awaitable resolving to its ``RecordMetadata``.
     ///
-    /// Never blocks the event loop. Cancelling the awaiting task is safe (the record
-    /// may still be delivered). Usable from any thread's running loop.
+    /// Never blocks the event loop. When the local queue is full the record waits
+    /// for room in an overflow line served by a kafkify thread (in order, up to
+    /// ``max_block_ms``). Cancelling the awaiting task is safe (the record may still
+    /// be delivered). Usable from any thread's running loop.
     ///
-    /// Raises (when awaited): the same errors as ``send``. Raises at once:
+    /// Raises (when awaited): the same errors as ``send``, and QueueFullError when
+    /// the queue stayed full for ``max_block_ms``. Raises at once:
     ///     RuntimeError: no running event loop in this thread.
-    ///     QueueFullError: the local queue is full (``queue.buffering.max.*``).
     ///     SerializationError, InvalidTopicError, ProducerClosedError.
     #[pyo3(signature = (topic, value=None, key=None, *, headers=None, partition=None, timestamp_ms=None, timeout=None))]
     #[allow(clippy::too_many_arguments)]
@@ -224,7 +254,7 @@ impl Producer {
             event_loop: event_loop.clone().unbind(),
             future: future.clone().unbind(),
         };
-        self.enqueue(py, &record, completion, None)?;
+        self.enqueue(py, &record, completion, WhenFull::Defer)?;
         if let Some(t) = timeout {
             let error = Error::Timeout(format!(
                 "no acknowledgement for a record to topic {topic:?} within {:.3} s (it may still be delivered)",
@@ -284,7 +314,7 @@ impl Producer {
             partition,
             timestamp_ms,
         };
-        Ok(self.enqueue(py, &record, completion, Some(self.max_block))?)
+        Ok(self.enqueue(py, &record, completion, WhenFull::Wait(self.max_block))?)
     }
 
     /// Send many records to one topic with one call and one wait.
@@ -326,7 +356,7 @@ impl Producer {
             headers,
             partition,
             make,
-            Some(timeout),
+            WhenFull::Wait(timeout.min(self.max_block)),
         )?;
         let outcomes =
             self.wait_blocking(py, &*batch, timeout.saturating_sub(started.elapsed()))?;
@@ -338,8 +368,8 @@ impl Producer {
 
     /// ``send_batch`` for asyncio: returns an awaitable resolving to the same list.
     ///
-    /// Never blocks the event loop: a record that finds the local queue full gets
-    /// ``QueueFullError`` in its place in the list.
+    /// Never blocks the event loop: records that find the local queue full wait
+    /// for room in the overflow line (see ``send_async``).
     ///
     /// Raises at once: RuntimeError (no running loop), SerializationError,
     /// InvalidTopicError, ProducerClosedError. When awaited, with
@@ -360,7 +390,16 @@ impl Producer {
         let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
         let target = (event_loop.unbind(), future.clone().unbind());
         let make = |n| Batch::new(n, Some(target), raise_on_error);
-        let batch = self.enqueue_batch(py, topic, values, keys, headers, partition, make, None)?;
+        let batch = self.enqueue_batch(
+            py,
+            topic,
+            values,
+            keys,
+            headers,
+            partition,
+            make,
+            WhenFull::Defer,
+        )?;
         if batch.is_empty() {
             future.call_method1("set_result", (pyo3::types::PyList::empty(py),))?;
         }
@@ -574,23 +613,49 @@ impl Producer {
                 .with_json_default(json_default),
             key_encoder: Encoder::from_py("key_serializer", serializers.key, Encoder::Raw)?
                 .with_json_default(key_json_default),
-            client: Client::new(properties)?,
+            client: Client::new(properties, max_block)?,
             max_block,
         })
     }
 
-    /// Encode and hand one record to librdkafka. With `block`, a full queue is
-    /// waited out (GIL released) up to that long; without, it raises at once.
+    /// Encode and hand one record to librdkafka. JSON values are written into the
+    /// thread's scratch buffer and copied once, by librdkafka.
     fn enqueue<'a, 'py>(
         &self,
         py: Python<'py>,
         r: &Record<'a, 'py>,
         completion: Completion,
-        block: Option<Duration>,
+        when_full: WhenFull,
     ) -> Result<()> {
         let headers = self.prepare_headers(r)?;
-        let prepared = self.prepare(r, headers)?;
-        self.submit(py, prepared, completion, block)
+        let key = self.encode(&self.key_encoder, r.key, "key")?;
+        let record = Prepared {
+            topic: r.topic,
+            value: Payload::Null,
+            key,
+            headers,
+            partition: r.partition,
+            timestamp_ms: r.timestamp_ms,
+        };
+        match (&self.value_encoder, present(r.value)) {
+            (Encoder::Json { default }, Some(v)) => {
+                let options = serialize::json::Options {
+                    default: default.as_ref().map(|d| d.bind(py)),
+                    sort_keys: false,
+                };
+                serialize::with_json(v, "value", options, |bytes| {
+                    let record = Prepared {
+                        value: Payload::Scratch(bytes),
+                        ..record
+                    };
+                    self.submit(py, record, completion, when_full)
+                })?
+            }
+            _ => {
+                let value = self.encode(&self.value_encoder, r.value, "value")?;
+                self.submit(py, Prepared { value, ..record }, completion, when_full)
+            }
+        }
     }
 
     /// Check the arguments and encode the headers of a record (shared by a batch).
@@ -613,80 +678,75 @@ impl Producer {
         }
     }
 
+    /// Encode a key or value (`None` and Python None: no bytes at all).
+    fn encode<'py>(
+        &self,
+        encoder: &Encoder,
+        obj: Option<&Bound<'py, PyAny>>,
+        what: &str,
+    ) -> Result<Payload<'py>> {
+        match present(obj) {
+            Some(o) => encoder.encode(o, what),
+            None => Ok(Payload::Null),
+        }
+    }
+
     /// Encode a record's key and value: everything that can fail on bad input,
-    /// before anything is queued.
+    /// before anything is queued (a batch encodes all its records first).
     fn prepare<'a, 'py>(
         &self,
         r: &Record<'a, 'py>,
         headers: Option<OwnedHeaders>,
     ) -> Result<Prepared<'a, 'py>> {
-        let present = |o: Option<&'a Bound<'py, PyAny>>| o.filter(|v| !v.is_none());
-        let value = match present(r.value) {
-            Some(v) => self.value_encoder.encode(v, "value")?,
-            None => Payload::Null,
-        };
-        let key = match present(r.key) {
-            Some(k) => self.key_encoder.encode(k, "key")?,
-            None => Payload::Null,
-        };
         Ok(Prepared {
             topic: r.topic,
-            value,
-            key,
+            value: self.encode(&self.value_encoder, r.value, "value")?,
+            key: self.encode(&self.key_encoder, r.key, "key")?,
             headers,
             partition: r.partition,
             timestamp_ms: r.timestamp_ms,
         })
     }
 
-    /// Hand a prepared record to librdkafka (see `enqueue`).
+    /// Hand a prepared record to librdkafka; `when_full` says what a full queue means.
     fn submit(
         &self,
         py: Python<'_>,
-        p: Prepared<'_, '_>,
+        mut p: Prepared<'_, '_>,
         completion: Completion,
-        block: Option<Duration>,
+        when_full: WhenFull,
     ) -> Result<()> {
-        let mut record: BaseRecord<'_, [u8], [u8], Box<Completion>> =
-            BaseRecord::with_opaque_to(p.topic, Box::new(completion));
-        if let Some(v) = p.value.as_slice() {
-            record = record.payload(v);
-        }
-        if let Some(k) = p.key.as_slice() {
-            record = record.key(k);
-        }
-        if let Some(partition) = p.partition {
-            record = record.partition(partition);
-        }
-        if let Some(ts) = p.timestamp_ms {
-            record = record.timestamp(ts);
-        }
-        if let Some(h) = p.headers {
-            record = record.headers(h);
-        }
-        let deadline = block.map(|b| Instant::now().checked_add(b).unwrap_or_else(far_future));
+        let mut headers = p.headers.take();
+        let mut completion = Box::new(completion);
+        let deadline = match when_full {
+            WhenFull::Wait(limit) => Instant::now().checked_add(limit).unwrap_or_else(far_future),
+            WhenFull::Defer => {
+                let fields = p.fields();
+                let sent = self.client.with_producer(|producer| {
+                    Ok(self
+                        .client
+                        .overflow
+                        .send_or_wait(producer, &fields, headers, completion))
+                })?;
+                return sent.map_err(|(err, _, _)| errors::refused(&err, p.topic, p.value.size()));
+            }
+        };
         loop {
-            let attempt = self.client.with_producer(|producer| {
-                // Counted before librdkafka sees it: its report can come back
-                // before send() returns.
-                producer.context().record_queued();
-                let sent = producer.send(record);
-                if sent.is_err() {
-                    producer.context().record_not_queued();
-                }
-                Ok(sent)
+            let fields = p.fields();
+            let attempt = self.client.with_producer(move |producer| {
+                Ok(queue::try_send(producer, &fields, headers, completion))
             })?;
             match attempt {
                 Ok(()) => return Ok(()),
-                Err((RdError::MessageProduction(Code::QueueFull), returned))
-                    if deadline.is_some_and(|d| Instant::now() < d) =>
-                {
-                    record = returned;
-                    // librdkafka frees room as deliveries complete; the poll thread
-                    // serves them, so just give it a moment without the GIL.
+                Err((err, h, c)) if queue::is_queue_full(&err) && Instant::now() < deadline => {
+                    (headers, completion) = (h, c);
+                    // librdkafka frees room as deliveries complete (the poll thread
+                    // serves them): give it a moment without the GIL.
+                    p.value.snapshot();
+                    p.key.snapshot();
                     py.detach(|| std::thread::sleep(Duration::from_millis(1)));
                 }
-                Err((err, _returned)) => return Err(enqueue_error(&err, p.topic, &p.value)),
+                Err((err, _, _)) => return Err(errors::refused(&err, p.topic, p.value.size())),
             }
         }
     }
@@ -703,7 +763,7 @@ impl Producer {
         headers: Option<&Bound<'py, PyAny>>,
         partition: Option<i32>,
         make_batch: impl FnOnce(usize) -> Arc<Batch>,
-        block: Option<Duration>,
+        when_full: WhenFull,
     ) -> PyResult<Arc<Batch>> {
         let values: Vec<Bound<'py, PyAny>> = values.try_iter()?.collect::<PyResult<_>>()?;
         let keys: Option<Vec<Bound<'py, PyAny>>> = match keys.filter(|k| !k.is_none()) {
@@ -743,12 +803,12 @@ impl Producer {
         }
         let batch = make_batch(prepared.len());
         for (index, p) in prepared.into_iter().enumerate() {
-            let placeholder = failed_delivery(topic, partition);
+            let placeholder = Delivered::failed(topic, partition);
             let completion = Completion::InBatch {
                 batch: batch.clone(),
                 index,
             };
-            if let Err(err) = self.submit(py, p, completion, block) {
+            if let Err(err) = self.submit(py, p, completion, when_full) {
                 if matches!(err, Error::Closed | Error::Forked { .. }) {
                     return Err(err.into());
                 }
@@ -838,42 +898,8 @@ fn batch_error(index: usize, err: Error) -> Error {
     }
 }
 
-/// Where a record that never reached the broker was headed.
-fn failed_delivery(topic: &str, partition: Option<i32>) -> delivery::Delivered {
-    delivery::Delivered {
-        topic: topic.to_owned(),
-        partition: partition.unwrap_or(-1),
-        offset: -1,
-        timestamp: -1,
-        key_size: -1,
-        value_size: -1,
-        header_size: -1,
-    }
-}
-
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86400 * 365)
-}
-
-fn enqueue_error(err: &RdError, topic: &str, value: &Payload<'_>) -> Error {
-    match err.rdkafka_error_code() {
-        Some(Code::MessageSizeTooLarge) => Error::Kafka {
-            code: Code::MessageSizeTooLarge,
-            message: format!(
-                "record to topic {topic:?} is too large ({} bytes of value): raise max_request_size (message.max.bytes) or send smaller records",
-                value.size()
-            ),
-            fatal: false,
-        },
-        Some(Code::QueueFull) => Error::Kafka {
-            code: Code::QueueFull,
-            message: "the local queue is full (queue.buffering.max.messages / buffer_memory); \
-                      wait for deliveries or raise the limits"
-                .into(),
-            fatal: false,
-        },
-        _ => errors::from_rdkafka(err, &format!("could not queue a record for topic {topic:?}")),
-    }
 }
 
 /// Kafka's rules for topic names, checked before anything is queued.

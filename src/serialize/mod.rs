@@ -3,6 +3,7 @@
 //! Values, keys and header values share the same encoders; each mode is chosen
 //! once, at producer construction ([`Encoder::from_py`]).
 
+pub mod buffer;
 pub mod json;
 
 use pyo3::prelude::*;
@@ -137,10 +138,17 @@ impl Encoder {
     }
 }
 
-/// Encoded bytes: borrowed straight from a Python `bytes` object where possible.
+/// Encoded bytes, borrowed from the Python object where possible so that the one
+/// copy is librdkafka's own (it copies every payload it accepts).
 pub enum Payload<'py> {
     Null,
+    /// A `bytes` object: immutable, so safe to read with the GIL released too.
     Borrowed(Bound<'py, PyBytes>),
+    /// A bytearray's or memoryview's exported buffer: its contents may change
+    /// once the GIL is released, see [`Payload::snapshot`].
+    Buffer(buffer::Borrowed<'py>),
+    /// JSON written into the thread's scratch buffer (see [`with_json`]).
+    Scratch(&'py [u8]),
     Owned(Vec<u8>),
 }
 
@@ -149,7 +157,17 @@ impl Payload<'_> {
         match self {
             Payload::Null => None,
             Payload::Borrowed(b) => Some(b.as_bytes()),
+            Payload::Buffer(b) => Some(b.as_slice()),
+            Payload::Scratch(s) => Some(s),
             Payload::Owned(v) => Some(v),
+        }
+    }
+
+    /// Copy a mutable buffer's bytes before the GIL is released (a caller waiting
+    /// for queue room), so another thread changing it cannot tear the record.
+    pub fn snapshot(&mut self) {
+        if let Payload::Buffer(b) = self {
+            *self = Payload::Owned(b.as_slice().to_vec());
         }
     }
 
@@ -163,15 +181,16 @@ fn bytes_like<'py>(obj: &Bound<'py, PyAny>) -> Option<Payload<'py>> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Some(Payload::Borrowed(b.clone()));
     }
-    if let Ok(b) = obj.cast::<PyByteArray>() {
-        return Some(Payload::Owned(b.to_vec()));
+    let bytearray = obj.cast::<PyByteArray>().is_ok();
+    if !bytearray && obj.cast::<PyMemoryView>().is_err() {
+        return None;
     }
-    if obj.cast::<PyMemoryView>().is_ok() {
-        // bytes(memoryview) copies once; memoryviews are rare on the hot path.
-        let copied = obj.py().get_type::<PyBytes>().call1((obj,)).ok()?;
-        return Some(Payload::Borrowed(copied.cast_into::<PyBytes>().ok()?));
+    if let Some(view) = buffer::Borrowed::new(obj) {
+        return Some(Payload::Buffer(view));
     }
-    None
+    // A non-contiguous memoryview: bytes() gathers it (one copy more).
+    let copied = obj.py().get_type::<PyBytes>().call1((obj,)).ok()?;
+    Some(Payload::Borrowed(copied.cast_into::<PyBytes>().ok()?))
 }
 
 fn utf8<'py>(obj: &Bound<'py, PyAny>) -> Option<Payload<'py>> {

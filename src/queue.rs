@@ -1,0 +1,234 @@
+//! Handing records to librdkafka's queue: one attempt ([`try_send`]), and the
+//! overflow line for callers that must not wait when the queue is full.
+//!
+//! A blocking caller (`send`, `produce`, `send_batch`) that finds the queue full
+//! waits for room itself, with the GIL released. A caller on an event loop
+//! (`send_async`, `send_batch_async`) cannot: its record joins the [`Overflow`]
+//! line instead (copied once more, only on this slow path), and the overflow
+//! thread feeds the line to librdkafka as deliveries free room, in order. While
+//! the line is not empty, new async records join its end, so they keep the order
+//! they were sent in. A record still waiting after `max_block_ms` fails with
+//! QueueFullError (kafka-python's semantics for a full buffer).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{BaseRecord, Producer as _};
+use rdkafka::types::RDKafkaErrorCode as Code;
+
+use crate::client::RdProducer;
+use crate::delivery::{Completion, Delivered};
+use crate::errors::{self, Error};
+
+/// One record's fields, borrowed for one attempt.
+pub struct Fields<'a> {
+    pub topic: &'a str,
+    pub value: Option<&'a [u8]>,
+    pub key: Option<&'a [u8]>,
+    pub partition: Option<i32>,
+    pub timestamp_ms: Option<i64>,
+}
+
+/// What librdkafka handed back with a refusal, for a retry.
+pub type Refused = (RdError, Option<OwnedHeaders>, Box<Completion>);
+
+pub fn is_queue_full(err: &RdError) -> bool {
+    matches!(err, RdError::MessageProduction(Code::QueueFull))
+}
+
+/// Hand one record to librdkafka (which copies key and value). On refusal the
+/// headers and completion come back, so the caller can retry or report.
+pub fn try_send(
+    producer: &RdProducer,
+    f: &Fields<'_>,
+    headers: Option<OwnedHeaders>,
+    completion: Box<Completion>,
+) -> Result<(), Refused> {
+    let mut record: BaseRecord<'_, [u8], [u8], Box<Completion>> =
+        BaseRecord::with_opaque_to(f.topic, completion);
+    if let Some(v) = f.value {
+        record = record.payload(v);
+    }
+    if let Some(k) = f.key {
+        record = record.key(k);
+    }
+    if let Some(p) = f.partition {
+        record = record.partition(p);
+    }
+    if let Some(ts) = f.timestamp_ms {
+        record = record.timestamp(ts);
+    }
+    if let Some(h) = headers {
+        record = record.headers(h);
+    }
+    // Counted before librdkafka sees it: its report can come back before send() returns.
+    producer.context().record_queued();
+    producer.send(record).map_err(|(err, back)| {
+        producer.context().record_not_queued();
+        (err, back.headers, back.delivery_opaque)
+    })
+}
+
+/// A record waiting in the overflow line (owned copies of its fields).
+struct Waiting {
+    topic: String,
+    value: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+    partition: Option<i32>,
+    timestamp_ms: Option<i64>,
+    headers: Option<OwnedHeaders>,
+    completion: Box<Completion>,
+    deadline: Instant,
+}
+
+/// Records from event-loop callers waiting for room in librdkafka's queue.
+pub struct Overflow {
+    line: Mutex<VecDeque<Waiting>>,
+    changed: Condvar,
+    stop: AtomicBool,
+    /// `max_block_ms`: how long a record may wait for room.
+    max_wait: Duration,
+}
+
+impl Overflow {
+    pub fn new(max_wait: Duration) -> Arc<Self> {
+        Arc::new(Overflow {
+            line: Mutex::new(VecDeque::new()),
+            changed: Condvar::new(),
+            stop: AtomicBool::new(false),
+            max_wait,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Waiting>> {
+        self.line.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// Send now if nobody is waiting and there is room; otherwise join the line.
+    /// Errors other than a full queue (too large, unknown partition) come back.
+    pub fn send_or_wait(
+        &self,
+        producer: &RdProducer,
+        f: &Fields<'_>,
+        headers: Option<OwnedHeaders>,
+        completion: Box<Completion>,
+    ) -> Result<(), Refused> {
+        let mut line = self.lock();
+        let (headers, completion) = if line.is_empty() {
+            match try_send(producer, f, headers, completion) {
+                Ok(()) => return Ok(()),
+                Err((err, headers, completion)) if is_queue_full(&err) => (headers, completion),
+                Err(refused) => return Err(refused),
+            }
+        } else {
+            (headers, completion)
+        };
+        // It counts as pending (len(), flush) from now on.
+        producer.context().record_queued();
+        line.push_back(Waiting {
+            topic: f.topic.to_owned(),
+            value: f.value.map(<[u8]>::to_vec),
+            key: f.key.map(<[u8]>::to_vec),
+            partition: f.partition,
+            timestamp_ms: f.timestamp_ms,
+            headers,
+            completion,
+            deadline: Instant::now()
+                .checked_add(self.max_wait)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365)),
+        });
+        self.changed.notify_one();
+        Ok(())
+    }
+
+    /// The overflow thread: feed the line to librdkafka until `stop`. A record
+    /// leaves the line only once librdkafka took it (or it failed), under the lock,
+    /// so `is_empty` never misses a record in between.
+    pub fn run(&self, producer: Arc<RdProducer>) {
+        let mut line = self.lock();
+        while !self.stop.load(Ordering::Acquire) {
+            let Some(mut w) = line.pop_front() else {
+                line = self.changed.wait(line).unwrap_or_else(|p| p.into_inner());
+                continue;
+            };
+            producer.context().record_not_queued(); // try_send counts it again
+            let fields = Fields {
+                topic: &w.topic,
+                value: w.value.as_deref(),
+                key: w.key.as_deref(),
+                partition: w.partition,
+                timestamp_ms: w.timestamp_ms,
+            };
+            match try_send(&producer, &fields, w.headers.take(), w.completion) {
+                Ok(()) => {}
+                Err((err, headers, completion)) if is_queue_full(&err) => {
+                    if Instant::now() >= w.deadline {
+                        let size = w.value.as_ref().map_or(0, Vec::len);
+                        let error = errors::refused(&err, &w.topic, size);
+                        fail(&producer, *completion, error, &w.topic, w.partition);
+                        continue;
+                    }
+                    producer.context().record_queued();
+                    w.headers = headers;
+                    w.completion = completion;
+                    line.push_front(w);
+                    // Deliveries free room; look again shortly (or when woken).
+                    line = self
+                        .changed
+                        .wait_timeout(line, Duration::from_millis(1))
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+                Err((err, _, completion)) => {
+                    let size = w.value.as_ref().map_or(0, Vec::len);
+                    let error = errors::refused(&err, &w.topic, size);
+                    fail(&producer, *completion, error, &w.topic, w.partition);
+                }
+            }
+        }
+    }
+
+    /// Stop the overflow thread (it exits at its next look at the line).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        let _guard = self.lock();
+        self.changed.notify_all();
+    }
+
+    /// Fail every record still waiting (close() ran out of time): each caller hears.
+    pub fn fail_all(&self, producer: &RdProducer) {
+        let waiting: Vec<Waiting> = self.lock().drain(..).collect();
+        for w in waiting {
+            producer.context().record_not_queued();
+            let error = errors::from_rdkafka(
+                &RdError::MessageProduction(Code::PurgeQueue),
+                &format!(
+                    "record to topic {:?} purged: the producer closed before there was room for it",
+                    w.topic
+                ),
+            );
+            fail(producer, *w.completion, error, &w.topic, w.partition);
+        }
+    }
+}
+
+fn fail(
+    producer: &RdProducer,
+    completion: Completion,
+    error: Error,
+    topic: &str,
+    partition: Option<i32>,
+) {
+    producer.context().complete(
+        completion,
+        Err((error, Delivered::failed(topic, partition))),
+    );
+}
