@@ -273,10 +273,10 @@ fn flush_interruptibly(
         };
         let done = py.detach(|| {
             if overflow.is_empty() {
-                return producer.flush(slice).is_ok() && overflow.is_empty();
+                return flush_slice(producer, slice) && overflow.is_empty();
             }
             // Records still wait for room: librdkafka's queue drains meanwhile.
-            let _ = producer.flush(slice.min(Duration::from_millis(1)));
+            flush_slice(producer, slice.min(Duration::from_millis(1)));
             std::thread::sleep(Duration::from_micros(200));
             false
         });
@@ -291,14 +291,19 @@ fn flush_interruptibly(
 }
 
 /// Wake librdkafka's broker threads with linger.ms treated as 0, and wait up to
-/// `slice` for the queue to drain. Used by blocking sends so they cost one round
-/// trip, not linger.ms + a round trip; concurrent senders still share batches.
-pub fn flush_slice(producer: &RdProducer, slice: Duration) {
+/// `slice` for the queue to drain; true when it did. Used by blocking sends so
+/// they cost one round trip, not linger.ms + a round trip (concurrent senders
+/// still share batches), and by flush/close.
+///
+/// Not `BaseProducer::flush`: it calls `rd_kafka_flush(rk, 0)` and then polls the
+/// queue for up to 100 ms whether or not anything is left, so every flush would
+/// end up to 100 ms late. librdkafka's own flush, in event mode, waits on a
+/// condition variable until our poll thread has served the last report.
+pub fn flush_slice(producer: &RdProducer, slice: Duration) -> bool {
     let ms = slice.as_millis().clamp(0, i32::MAX as u128) as i32;
     // SAFETY: the handle is alive (we hold an Arc); rd_kafka_flush is thread-safe.
-    unsafe {
-        rdkafka::bindings::rd_kafka_flush(producer.client().native_ptr(), ms);
-    }
+    let err = unsafe { rdkafka::bindings::rd_kafka_flush(producer.client().native_ptr(), ms) };
+    err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
 }
 
 fn config_error(err: &rdkafka::error::KafkaError) -> Error {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyList, PyTuple};
+use pyo3::types::{PyList, PyTuple};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError as RdError;
@@ -25,6 +25,7 @@ use rdkafka::producer::{DeliveryResult, ProducerContext};
 
 use crate::errors::{self, Error};
 use crate::metadata::RecordMetadata;
+use crate::wakeup::{LoopWaker, Ready};
 
 /// Where a record landed (or was headed, for a failure).
 #[derive(Debug, Clone)]
@@ -100,8 +101,8 @@ impl Wait for Waiter {
 pub struct Batch {
     state: Mutex<BatchState>,
     ready: Condvar,
-    /// For `send_batch_async`: the (event loop, future) to resolve at the end.
-    pub future: Option<(Py<PyAny>, Py<PyAny>)>,
+    /// For `send_batch_async`: the future to resolve at the end, and its loop's waker.
+    pub future: Option<(Arc<LoopWaker>, Py<PyAny>)>,
     /// Resolve with the first failure instead of a list with errors in place.
     pub raise_on_error: bool,
 }
@@ -115,7 +116,7 @@ struct BatchState {
 impl Batch {
     pub fn new(
         len: usize,
-        future: Option<(Py<PyAny>, Py<PyAny>)>,
+        future: Option<(Arc<LoopWaker>, Py<PyAny>)>,
         raise_on_error: bool,
     ) -> Arc<Self> {
         Arc::new(Batch {
@@ -182,8 +183,9 @@ impl Wait for Batch {
 /// message's opaque pointer.
 pub enum Completion {
     Blocking(Arc<Waiter>),
+    /// `send_async`: resolved on its loop's thread, through the loop's waker.
     Future {
-        event_loop: Py<PyAny>,
+        waker: Arc<LoopWaker>,
         future: Py<PyAny>,
     },
     Callback(Py<PyAny>),
@@ -199,12 +201,7 @@ pub enum Completion {
 /// Work for the dispatcher thread.
 pub enum Job {
     Deliver(Completion, Outcome),
-    /// Every record of an async batch has reported: resolve its future.
-    FinishBatch(Arc<Batch>),
-    Log {
-        level: i32,
-        message: String,
-    },
+    Log { level: i32, message: String },
 }
 
 /// The rdkafka client context: routes delivery reports and log lines.
@@ -271,6 +268,9 @@ impl ProducerContext for Context {
 
     fn delivery(&self, result: &DeliveryResult<'_>, completion: Box<Completion>) {
         self.pending.fetch_sub(1, Ordering::AcqRel);
+        if result.is_ok() && matches!(*completion, Completion::Logged) {
+            return; // fire-and-forget without a callback: nobody to tell
+        }
         let outcome = match result {
             Ok(msg) => Ok(delivered(msg)),
             Err((err, msg)) => Err((
@@ -288,9 +288,12 @@ impl Context {
     pub fn complete(&self, completion: Completion, outcome: Outcome) {
         match completion {
             Completion::Blocking(waiter) => waiter.set(outcome),
+            Completion::Future { waker, future } => waker.push(Ready::Record(future, outcome)),
             Completion::InBatch { batch, index } => {
-                if batch.set(index, outcome) && batch.future.is_some() {
-                    self.submit(Job::FinishBatch(batch));
+                if batch.set(index, outcome) {
+                    if let Some((waker, _)) = &batch.future {
+                        waker.push(Ready::Batch(batch.clone()));
+                    }
                 }
             }
             other => self.submit(Job::Deliver(other, outcome)),
@@ -346,61 +349,25 @@ pub fn run_dispatcher(jobs: Receiver<Job>) {
 }
 
 fn dispatch(py: Python<'_>, batch: Vec<Job>) {
-    // (event loop, [(future, ok, result)]) per loop seen in this batch.
-    let mut per_loop: Vec<(Py<PyAny>, Vec<Bound<'_, PyTuple>>)> = Vec::new();
     for job in batch {
         match job {
             Job::Log { level, message } => log(py, level, &message, None),
-            Job::FinishBatch(batch) => {
-                if let (Some((event_loop, future)), Some(outcomes)) = (&batch.future, batch.take())
-                {
-                    let item = batch_item(py, future.clone_ref(py), outcomes, batch.raise_on_error);
-                    match per_loop.iter_mut().find(|(l, _)| l.is(event_loop)) {
-                        Some((_, items)) => items.push(item),
-                        None => per_loop.push((event_loop.clone_ref(py), vec![item])),
-                    }
-                }
+            Job::Deliver(Completion::Callback(callback), outcome) => {
+                run_callback(py, &callback, outcome)
             }
-            Job::Deliver(completion, outcome) => match completion {
-                Completion::Future { event_loop, future } => {
-                    let item = future_item(py, future, outcome);
-                    match per_loop.iter_mut().find(|(l, _)| l.is(&event_loop)) {
-                        Some((_, items)) => items.push(item),
-                        None => per_loop.push((event_loop, vec![item])),
-                    }
-                }
-                Completion::Callback(callback) => run_callback(py, &callback, outcome),
-                Completion::Logged => {
-                    if let Err((err, _)) = outcome {
-                        log(py, 40, &err.to_string(), None);
-                    }
-                }
-                Completion::Blocking(waiter) => waiter.set(outcome),
-                Completion::InBatch { batch, index } => {
-                    batch.set(index, outcome);
-                }
-            },
+            Job::Deliver(Completion::Logged, Err((err, _))) => log(py, 40, &err.to_string(), None),
+            // Resolved without Python (see Context::complete); never sent here.
+            Job::Deliver(_, _) => {}
         }
-    }
-    for (event_loop, items) in per_loop {
-        schedule_resolution(py, event_loop.bind(py), items);
     }
 }
 
-fn future_item<'py>(py: Python<'py>, future: Py<PyAny>, outcome: Outcome) -> Bound<'py, PyTuple> {
-    let (ok, value): (bool, Py<PyAny>) = match outcome {
+/// A record's outcome as Python sees it: (true, RecordMetadata) or (false, exception).
+pub fn outcome_value(py: Python<'_>, outcome: Outcome) -> (bool, Py<PyAny>) {
+    match outcome {
         Ok(d) => (true, metadata_object(py, d)),
         Err((err, _)) => (false, err.to_py(py).into_value(py).into_any()),
-    };
-    PyTuple::new(
-        py,
-        [
-            future,
-            ok.into_pyobject(py).unwrap().to_owned().into_any().unbind(),
-            value,
-        ],
-    )
-    .expect("a 3-tuple")
+    }
 }
 
 /// A batch's result as Python sees it: a list of RecordMetadata (or the exception
@@ -427,24 +394,6 @@ pub fn batch_result(
         Ok(list) => (true, list.into_any().unbind()),
         Err(e) => (false, e.into_value(py).into_any()),
     }
-}
-
-fn batch_item<'py>(
-    py: Python<'py>,
-    future: Py<PyAny>,
-    outcomes: Vec<Outcome>,
-    raise_on_error: bool,
-) -> Bound<'py, PyTuple> {
-    let (ok, value) = batch_result(py, outcomes, raise_on_error);
-    PyTuple::new(
-        py,
-        [
-            future,
-            PyBool::new(py, ok).to_owned().into_any().unbind(),
-            value,
-        ],
-    )
-    .expect("a 3-tuple")
 }
 
 fn metadata_object(py: Python<'_>, d: Delivered) -> Py<PyAny> {

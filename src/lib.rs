@@ -18,6 +18,7 @@ pub mod metadata;
 pub mod producer;
 pub mod queue;
 pub mod serialize;
+pub mod wakeup;
 
 /// The bundled librdkafka's version string, e.g. "2.12.1".
 #[pyfunction]

@@ -19,6 +19,7 @@ use crate::errors::{self, Error, Result};
 use crate::metadata::RecordMetadata;
 use crate::queue::{self, Fields};
 use crate::serialize::{self, encode_headers, Encoder, Payload};
+use crate::wakeup;
 
 /// kafka-python's `max_block_ms` default: how long `produce` waits for queue room.
 const DEFAULT_MAX_BLOCK: Duration = Duration::from_secs(60);
@@ -251,7 +252,7 @@ impl Producer {
             timestamp_ms,
         };
         let completion = Completion::Future {
-            event_loop: event_loop.clone().unbind(),
+            waker: wakeup::for_loop(&event_loop)?,
             future: future.clone().unbind(),
         };
         self.enqueue(py, &record, completion, WhenFull::Defer)?;
@@ -388,7 +389,7 @@ impl Producer {
     ) -> PyResult<Bound<'py, PyAny>> {
         let event_loop = running_loop(py)?;
         let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-        let target = (event_loop.unbind(), future.clone().unbind());
+        let target = (wakeup::for_loop(&event_loop)?, future.clone().unbind());
         let make = |n| Batch::new(n, Some(target), raise_on_error);
         let batch = self.enqueue_batch(
             py,
