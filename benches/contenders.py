@@ -331,6 +331,8 @@ def kafkify_asyncio(args: argparse.Namespace) -> dict[str, Any]:
         )
 
     result = asyncio.run(main())
+    if not args.bootstrap:
+        result["broker_count"] = kafkify_count_by_probe(p, args.topic)
     p.close()
     return result
 
@@ -376,6 +378,9 @@ def aio_producer_asyncio(args: argparse.Namespace) -> dict[str, Any]:
             return await (await p.produce(args.topic, json.dumps(values[i]).encode(), key=keys[i]))
 
         result = await run_tasks(send, len(values))
+        if not args.bootstrap:
+            await p.flush()
+            result["broker_count"] = confluent_count_by_probe(p._producer, args.topic)
         await p.close()
         return result
 
@@ -548,6 +553,10 @@ CONTENDERS: dict[str, dict[str, Callable[[argparse.Namespace], dict[str, Any]]]]
     "mock": {
         "kafkify produce": kafkify_fire_and_forget,
         "confluent produce + json.dumps": confluent_fire_and_forget,
+    },
+    "asyncio_mock": {
+        "kafkify send_async": kafkify_asyncio,
+        "confluent AIOProducer (tuned)": aio_producer_asyncio,
     },
     "memory": {"kafkify produce": kafkify_memory},
 }
