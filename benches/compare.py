@@ -75,7 +75,7 @@ TARGETS = [  # (workload, peer, minimum throughput ratio), from issue 5's "done 
     ("fire_and_forget", "confluent produce + json.dumps", 2.0),
     ("fire_and_forget", "kafka-python send", 10.0),
     ("asyncio", "aiokafka send_and_wait", 5.0),
-    ("asyncio", "confluent AIOProducer (tuned)", 2.0),
+    ("asyncio", "confluent AIOProducer (tuned, poll task)", 2.0),
     ("batch_bytes", "rust rdkafka (ceiling)", 0.7),
 ]
 
