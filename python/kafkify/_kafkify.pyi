@@ -145,10 +145,13 @@ class Producer:
     ) -> Awaitable[RecordMetadata]:
         """Send one record; the awaitable resolves to its RecordMetadata.
 
+        Never blocks the loop: when the local queue is full the record waits for
+        room in an ordered overflow line (up to ``max_block_ms``).
+
         Raises:
             RuntimeError: no running event loop in this thread.
-            QueueFullError: the local queue is full.
             SerializationError, InvalidTopicError, ProducerClosedError: at once.
+            QueueFullError: when awaited, if the queue stayed full for ``max_block_ms``.
             KafkaError: when awaited, as for ``send``.
         """
     def produce(
@@ -200,8 +203,8 @@ class Producer:
         partition: int | None = None,
         raise_on_error: bool = False,
     ) -> Awaitable[list[RecordMetadata | KafkaError]]:
-        """``send_batch`` for asyncio; never blocks the loop (a record that finds the
-        queue full gets QueueFullError in its place).
+        """``send_batch`` for asyncio; never blocks the loop (records that find the
+        queue full wait for room in the overflow line, as for ``send_async``).
 
         Raises:
             RuntimeError: no running event loop in this thread.
