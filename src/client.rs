@@ -16,12 +16,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, Producer as _, PurgeConfig};
 
 use crate::config::{self, Properties};
 use crate::delivery::{self, Context};
 use crate::errors::{self, Error, Result};
+use crate::observe::{Hooks, Observer};
 
 pub type RdProducer = BaseProducer<Context>;
 
@@ -41,20 +42,23 @@ pub struct Client {
     dispatcher: Mutex<Option<JoinHandle<()>>>,
     pub properties: Properties,
     pub delivery_timeout: Duration,
+    /// Logger, hooks and counters; outlives `close()` so `metrics()` still answers.
+    pub observer: Arc<Observer>,
     fork_generation: u64,
     pid: u32,
 }
 
 impl Client {
-    pub fn new(properties: Properties) -> Result<Arc<Client>> {
+    pub fn new(properties: Properties, hooks: Hooks) -> Result<Arc<Client>> {
+        let observer = Arc::new(Observer::new(&properties, hooks)?);
         let mut cfg = ClientConfig::new();
         for (k, v) in &properties.0 {
             cfg.set(k, v);
         }
-        cfg.set_log_level(RDKafkaLogLevel::Warning);
+        cfg.set_log_level(observer.log_level());
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let producer: RdProducer = cfg
-            .create_with_context(Context::new(jobs_tx))
+            .create_with_context(Context::new(jobs_tx, observer.clone()))
             .map_err(|e| config_error(&e))?;
         let producer = Arc::new(producer);
         let dispatcher = std::thread::Builder::new()
@@ -84,6 +88,7 @@ impl Client {
             dispatcher: Mutex::new(Some(dispatcher)),
             properties,
             delivery_timeout,
+            observer,
             fork_generation: FORK_GENERATION.load(Ordering::Acquire),
             pid: std::process::id(),
         });

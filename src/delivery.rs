@@ -25,6 +25,7 @@ use rdkafka::producer::{DeliveryResult, ProducerContext};
 
 use crate::errors::{self, Error};
 use crate::metadata::RecordMetadata;
+use crate::observe::{self, Event, Observer};
 
 /// Where a record landed (or was headed, for a failure).
 #[derive(Debug, Clone)]
@@ -186,10 +187,8 @@ pub enum Job {
     Deliver(Completion, Outcome),
     /// Every record of an async batch has reported: resolve its future.
     FinishBatch(Arc<Batch>),
-    Log {
-        level: i32,
-        message: String,
-    },
+    /// Logging, global errors, statistics (see `observe`).
+    Observe(Event),
 }
 
 /// The rdkafka client context: routes delivery reports and log lines.
@@ -198,24 +197,29 @@ pub struct Context {
     /// Records queued and not yet reported back. librdkafka's `outq_len` also
     /// counts queued events (errors, logs), so it cannot say "records left".
     pending: AtomicUsize,
+    /// Logger, on_error/on_stats hooks and counters (see `observe`).
+    observer: Arc<Observer>,
 }
 
 impl Context {
-    pub fn new(jobs: Sender<Job>) -> Self {
+    pub fn new(jobs: Sender<Job>, observer: Arc<Observer>) -> Self {
         Context {
             jobs: Mutex::new(jobs),
             pending: AtomicUsize::new(0),
+            observer,
         }
     }
 
     /// Call before handing a record to librdkafka ...
     pub fn record_queued(&self) {
         self.pending.fetch_add(1, Ordering::AcqRel);
+        self.observer.record_sent();
     }
 
     /// ... and this if librdkafka refused it.
     pub fn record_not_queued(&self) {
         self.pending.fetch_sub(1, Ordering::AcqRel);
+        self.observer.record_unsent();
     }
 
     pub fn pending(&self) -> usize {
@@ -234,20 +238,21 @@ impl Context {
 
 impl ClientContext for Context {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        self.submit(Job::Log {
-            level: python_level(level),
-            message: format!("librdkafka {fac}: {log_message}"),
-        });
+        self.submit(Job::Observe(self.observer.log_line(
+            level,
+            fac,
+            log_message,
+        )));
     }
 
     fn error(&self, error: RdError, reason: &str) {
-        // librdkafka recovers from these itself (reconnects, retries); fatal ones
-        // also fail the affected records, which reach their callers.
-        let fatal = error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::Fatal);
-        self.submit(Job::Log {
-            level: if fatal { 40 } else { 30 },
-            message: format!("librdkafka error: {error}: {reason}"),
-        });
+        self.submit(Job::Observe(self.observer.global_error(&error, reason)));
+    }
+
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Some(event) = self.observer.statistics(statistics) {
+            self.submit(Job::Observe(event));
+        }
     }
 }
 
@@ -256,6 +261,9 @@ impl ProducerContext for Context {
 
     fn delivery(&self, result: &DeliveryResult<'_>, completion: Box<Completion>) {
         self.pending.fetch_sub(1, Ordering::AcqRel);
+        if let Some(event) = self.observer.delivery(result) {
+            self.submit(Job::Observe(event));
+        }
         let outcome = match result {
             Ok(msg) => Ok(delivered(msg)),
             Err((err, msg)) => Err((
@@ -268,6 +276,11 @@ impl ProducerContext for Context {
             Completion::InBatch { batch, index } => {
                 if batch.set(index, outcome) && batch.future.is_some() {
                     self.submit(Job::FinishBatch(batch));
+                }
+            }
+            Completion::Logged => {
+                if let Err((err, _)) = &outcome {
+                    self.submit(Job::Observe(self.observer.unclaimed_failure(err)));
                 }
             }
             other => self.submit(Job::Deliver(other, outcome)),
@@ -289,19 +302,6 @@ fn delivered<M: Message>(msg: &M) -> Delivered {
                 .map(|hdr| hdr.key.len() + hdr.value.map_or(0, <[u8]>::len))
                 .sum()
         })),
-    }
-}
-
-/// syslog levels (librdkafka) → Python logging levels.
-fn python_level(level: RDKafkaLogLevel) -> i32 {
-    match level {
-        RDKafkaLogLevel::Emerg
-        | RDKafkaLogLevel::Alert
-        | RDKafkaLogLevel::Critical
-        | RDKafkaLogLevel::Error => 40,
-        RDKafkaLogLevel::Warning => 30,
-        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => 20,
-        RDKafkaLogLevel::Debug => 10,
     }
 }
 
@@ -327,7 +327,7 @@ fn dispatch(py: Python<'_>, batch: Vec<Job>) {
     let mut per_loop: Vec<(Py<PyAny>, Vec<Bound<'_, PyTuple>>)> = Vec::new();
     for job in batch {
         match job {
-            Job::Log { level, message } => log(py, level, &message, None),
+            Job::Observe(event) => event.run(py),
             Job::FinishBatch(batch) => {
                 if let (Some((event_loop, future)), Some(outcomes)) = (&batch.future, batch.take())
                 {
@@ -347,11 +347,8 @@ fn dispatch(py: Python<'_>, batch: Vec<Job>) {
                     }
                 }
                 Completion::Callback(callback) => run_callback(py, &callback, outcome),
-                Completion::Logged => {
-                    if let Err((err, _)) = outcome {
-                        log(py, 40, &err.to_string(), None);
-                    }
-                }
+                // Its failures were logged by `Context::delivery` on the producer's logger.
+                Completion::Logged => {}
                 Completion::Blocking(waiter) => waiter.set(outcome),
                 Completion::InBatch { batch, index } => {
                     batch.set(index, outcome);
@@ -510,31 +507,5 @@ fn run_callback(py: Python<'_>, callback: &Py<PyAny>, outcome: Outcome) {
 
 /// Log on the `kafkify` logger (with the exception's traceback when given).
 pub fn log(py: Python<'_>, level: i32, message: &str, exc: Option<PyErr>) {
-    static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let logged = (|| -> PyResult<()> {
-        let logger = LOGGER.get_or_try_init(py, || {
-            Ok::<_, PyErr>(
-                py.import("logging")?
-                    .call_method1("getLogger", ("kafkify",))?
-                    .unbind(),
-            )
-        })?;
-        let kwargs = pyo3::types::PyDict::new(py);
-        if let Some(exc) = exc {
-            kwargs.set_item("exc_info", exc.into_value(py))?;
-        }
-        logger
-            .bind(py)
-            .call_method("log", (level, "%s", message), Some(&kwargs))?;
-        Ok(())
-    })();
-    if let Err(err) = logged {
-        if err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
-            // Ctrl+C landed inside the logging call: re-arm it so the wait that
-            // follows (an exit flush, say) is interrupted as the user asked.
-            // SAFETY: PyErr_SetInterrupt only trips Python's signal flag.
-            unsafe { pyo3::ffi::PyErr_SetInterrupt() };
-        }
-        eprintln!("kafkify: {message}");
-    }
+    observe::log_to(py, "kafkify", level, message, exc);
 }
