@@ -60,6 +60,7 @@ impl Client {
         let producer: RdProducer = cfg
             .create_with_context(Context::new(jobs_tx, observer.clone()))
             .map_err(|e| config_error(&e))?;
+        observer.attach(producer.client().native_ptr());
         let producer = Arc::new(producer);
         let dispatcher = std::thread::Builder::new()
             .name("kafkify-dispatch".into())

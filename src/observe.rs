@@ -6,7 +6,7 @@
 //! Everything here that runs on librdkafka's or our poll thread only counts and
 //! builds [`Event`]s; the dispatcher thread runs them with the GIL.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
@@ -103,6 +103,9 @@ pub struct Observer {
     latencies: AtomicU64,
     /// The latest statistics JSON (when `statistics_interval_ms` is set).
     stats: Mutex<Option<Arc<str>>>,
+    /// The librdkafka handle, to ask whether an error made it fatal (the error
+    /// event rdkafka passes on does not say). Null until `attach`.
+    handle: AtomicPtr<rdkafka::bindings::rd_kafka_t>,
 }
 
 impl Observer {
@@ -146,7 +149,29 @@ impl Observer {
             latency_us: AtomicU64::new(0),
             latencies: AtomicU64::new(0),
             stats: Mutex::new(None),
+            handle: AtomicPtr::new(std::ptr::null_mut()),
         })
+    }
+
+    /// Give the observer its client's handle (once created).
+    pub fn attach(&self, handle: *mut rdkafka::bindings::rd_kafka_t) {
+        self.handle.store(handle, Ordering::Release);
+    }
+
+    /// Whether the client has hit a fatal error (idempotence or transactions):
+    /// it can no longer produce.
+    fn is_fatal(&self) -> bool {
+        let handle = self.handle.load(Ordering::Acquire);
+        if handle.is_null() {
+            return false;
+        }
+        let mut reason = [0 as std::ffi::c_char; 1];
+        // SAFETY: only called from librdkafka's error callback, which runs while
+        // the handle is alive; rd_kafka_fatal_error is thread-safe.
+        let code = unsafe {
+            rdkafka::bindings::rd_kafka_fatal_error(handle, reason.as_mut_ptr(), reason.len())
+        };
+        code != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
     }
 
     pub fn log_level(&self) -> RDKafkaLogLevel {
@@ -214,8 +239,15 @@ impl Observer {
     /// from most (reconnects, retries); fatal ones also fail the affected records.
     pub fn global_error(self: &Arc<Self>, error: &RdError, reason: &str) -> Event {
         let mut error = errors::from_rdkafka(error, "librdkafka error");
-        if let Error::Kafka { code, message, .. } = &mut error {
-            *message = format!("{reason} ({code:?})");
+        if let Error::Kafka {
+            code,
+            message,
+            fatal,
+        } = &mut error
+        {
+            *fatal |= self.is_fatal();
+            let what = if *fatal { "fatal error: " } else { "" };
+            *message = format!("{what}{reason} ({code:?})");
         }
         Event::GlobalError {
             observer: self.clone(),

@@ -179,3 +179,20 @@ def test_observability_options_are_checked() -> None:
         kafkify.Producer("127.0.0.1:9", log_deliveries="yes")
     with pytest.raises(kafkify.ConfigError, match="keyword argument"):
         kafkify.Producer("127.0.0.1:9", config={"on_error": print})
+
+
+def test_a_fatal_idempotence_error_reaches_on_error_and_the_log(collected: Collect) -> None:
+    errors: queue.Queue[kafkify.KafkaError] = queue.Queue()
+    with MockCluster(num_brokers=1) as cluster:
+        # No producer id, ever: an idempotent producer cannot go on.
+        cluster.push_request_errors("InitProducerId", ["CLUSTER_AUTHORIZATION_FAILED"])
+        with cluster.producer(client_id="doomed", on_error=errors.put) as producer:
+            with pytest.raises(kafkify.KafkaError):
+                producer.send("t", "x")
+            fatal = errors.get(timeout=30)
+            while not fatal.fatal:
+                fatal = errors.get(timeout=30)
+    assert isinstance(fatal, kafkify.AuthorizationError) and not fatal.retriable
+    assert "fatal error" in str(fatal) and "ClusterAuthorizationFailed" in str(fatal)
+    logged = [r for r in collected.records if r.name == "kafkify.doomed"]
+    assert any(r.levelno == logging.ERROR and "fatal error" in r.getMessage() for r in logged)
