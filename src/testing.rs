@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError as RdError;
+use rdkafka::error::{KafkaError as RdError, KafkaResult};
 use rdkafka::message::{Headers, Message};
 use rdkafka::mocking::MockCluster as RdMockCluster;
 use rdkafka::producer::DefaultProducerContext;
@@ -110,35 +110,23 @@ impl MockCluster {
     }
 
     fn broker_down(&self, broker_id: i32) -> PyResult<()> {
-        self.check_broker(broker_id)?;
-        self.get()?
-            .0
-            .broker_down(broker_id)
-            .map_err(|e| errors::from_rdkafka(&e, &format!("taking broker {broker_id} down")))?;
-        Ok(())
+        self.on_broker(broker_id, "taking down", |c| c.broker_down(broker_id))
     }
 
     fn broker_up(&self, broker_id: i32) -> PyResult<()> {
-        self.check_broker(broker_id)?;
-        self.get()?
-            .0
-            .broker_up(broker_id)
-            .map_err(|e| errors::from_rdkafka(&e, &format!("bringing broker {broker_id} up")))?;
-        Ok(())
+        self.on_broker(broker_id, "bringing up", |c| c.broker_up(broker_id))
     }
 
     fn set_rtt(&self, broker_id: i32, ms: i64) -> PyResult<()> {
-        self.check_broker(broker_id)?;
         if !(0..=i32::MAX as i64).contains(&ms) {
             return Err(
                 invalid(format!("rtt must be a non-negative number of ms, got {ms}")).into(),
             );
         }
-        self.get()?
-            .0
-            .broker_round_trip_time(broker_id, Duration::from_millis(ms as u64))
-            .map_err(|e| errors::from_rdkafka(&e, &format!("setting broker {broker_id}'s rtt")))?;
-        Ok(())
+        let delay = Duration::from_millis(ms as u64);
+        self.on_broker(broker_id, "setting the rtt of", |c| {
+            c.broker_round_trip_time(broker_id, delay)
+        })
     }
 
     /// `errors` are names (librdkafka's, e.g. "NOT_LEADER_OR_FOLLOWER", or the
@@ -219,15 +207,23 @@ impl MockCluster {
             })
     }
 
-    fn check_broker(&self, broker_id: i32) -> Result<()> {
-        if (1..=self.num_brokers).contains(&broker_id) {
-            Ok(())
-        } else {
-            Err(invalid(format!(
+    /// Run a mock operation on broker `broker_id` (checked to exist first).
+    fn on_broker(
+        &self,
+        broker_id: i32,
+        what: &str,
+        op: impl FnOnce(&RdMockCluster<'static, DefaultProducerContext>) -> KafkaResult<()>,
+    ) -> PyResult<()> {
+        if !(1..=self.num_brokers).contains(&broker_id) {
+            return Err(invalid(format!(
                 "no broker {broker_id}: this cluster's brokers are numbered 1 to {}",
                 self.num_brokers
-            )))
+            ))
+            .into());
         }
+        op(&self.get()?.0)
+            .map_err(|e| errors::from_rdkafka(&e, &format!("{what} broker {broker_id}")))?;
+        Ok(())
     }
 }
 
