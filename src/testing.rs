@@ -109,6 +109,12 @@ impl MockCluster {
         Ok(())
     }
 
+    fn set_leader(&self, topic: &str, partition: i32, broker_id: i32) -> PyResult<()> {
+        self.on_broker(broker_id, "making the partition leader", |c| {
+            c.partition_leader(topic, partition, Some(broker_id))
+        })
+    }
+
     fn broker_down(&self, broker_id: i32) -> PyResult<()> {
         self.on_broker(broker_id, "taking down", |c| c.broker_down(broker_id))
     }

@@ -79,6 +79,15 @@ class MockCluster:
         """
         self._cluster.create_topic(name, partitions, replication_factor)
 
+    def set_leader(self, topic: str, partition: int, broker_id: int) -> None:
+        """Make broker ``broker_id`` the leader of ``topic``'s ``partition`` (the
+        topic is created if needed). Clients learn it from their next metadata.
+
+        Raises:
+            InvalidArgumentError: no such broker.
+        """
+        self._cluster.set_leader(topic, partition, broker_id)
+
     def broker_down(self, broker_id: int) -> None:
         """Disconnect broker ``broker_id`` and refuse new connections until
         :meth:`broker_up`. Partition leadership does not move.
