@@ -179,6 +179,13 @@ def test_observability_options_are_checked() -> None:
         kafkify.Producer("127.0.0.1:9", log_deliveries="yes")
     with pytest.raises(kafkify.ConfigError, match="keyword argument"):
         kafkify.Producer("127.0.0.1:9", config={"on_error": print})
+    # Taken from the options without touching the caller's mappings.
+    options = {"on_error": print, "log_deliveries": True}
+    kafkify.Producer("127.0.0.1:9", **options).close()
+    mapping = {"bootstrap_servers": "127.0.0.1:9", "on_stats": print, "statistics_interval_ms": 50}
+    kafkify.Producer.from_config(mapping).close()
+    assert options == {"on_error": print, "log_deliveries": True}
+    assert set(mapping) == {"bootstrap_servers", "on_stats", "statistics_interval_ms"}
 
 
 def test_a_fatal_idempotence_error_reaches_on_error_and_the_log(collected: Collect) -> None:
