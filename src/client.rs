@@ -16,12 +16,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, Producer as _, PurgeConfig};
 
 use crate::config::{self, Properties};
 use crate::delivery::{self, Context};
 use crate::errors::{self, Error, Result};
+use crate::observe::{Hooks, Observer};
 use crate::queue::Overflow;
 
 pub type RdProducer = BaseProducer<Context>;
@@ -45,22 +46,26 @@ pub struct Client {
     overflow_thread: Mutex<Option<JoinHandle<()>>>,
     pub properties: Properties,
     pub delivery_timeout: Duration,
+    /// Logger, hooks and counters; outlives `close()` so `metrics()` still answers.
+    pub observer: Arc<Observer>,
     fork_generation: u64,
     pid: u32,
 }
 
 impl Client {
     /// `max_block`: how long a record may wait for room in a full queue.
-    pub fn new(properties: Properties, max_block: Duration) -> Result<Arc<Client>> {
+    pub fn new(properties: Properties, hooks: Hooks, max_block: Duration) -> Result<Arc<Client>> {
+        let observer = Arc::new(Observer::new(&properties, hooks)?);
         let mut cfg = ClientConfig::new();
         for (k, v) in &properties.0 {
             cfg.set(k, v);
         }
-        cfg.set_log_level(RDKafkaLogLevel::Warning);
+        cfg.set_log_level(observer.log_level());
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let producer: RdProducer = cfg
-            .create_with_context(Context::new(jobs_tx))
+            .create_with_context(Context::new(jobs_tx, observer.clone()))
             .map_err(|e| config_error(&e))?;
+        observer.attach(producer.client().native_ptr());
         let producer = Arc::new(producer);
         let dispatcher = std::thread::Builder::new()
             .name("kafkify-dispatch".into())
@@ -99,6 +104,7 @@ impl Client {
             overflow_thread: Mutex::new(Some(overflow_thread)),
             properties,
             delivery_timeout,
+            observer,
             fork_generation: FORK_GENERATION.load(Ordering::Acquire),
             pid: std::process::id(),
         });

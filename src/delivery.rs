@@ -25,6 +25,7 @@ use rdkafka::producer::{DeliveryResult, ProducerContext};
 
 use crate::errors::{self, Error};
 use crate::metadata::RecordMetadata;
+use crate::observe::{self, Event, Observer};
 use crate::wakeup::{LoopWaker, Ready};
 
 /// Where a record landed (or was headed, for a failure).
@@ -201,7 +202,8 @@ pub enum Completion {
 /// Work for the dispatcher thread.
 pub enum Job {
     Deliver(Completion, Outcome),
-    Log { level: i32, message: String },
+    /// Logging, global errors, statistics (see `observe`).
+    Observe(Event),
 }
 
 /// The rdkafka client context: routes delivery reports and log lines.
@@ -210,24 +212,29 @@ pub struct Context {
     /// Records queued and not yet reported back. librdkafka's `outq_len` also
     /// counts queued events (errors, logs), so it cannot say "records left".
     pending: AtomicUsize,
+    /// Logger, on_error/on_stats hooks and counters (see `observe`).
+    observer: Arc<Observer>,
 }
 
 impl Context {
-    pub fn new(jobs: Sender<Job>) -> Self {
+    pub fn new(jobs: Sender<Job>, observer: Arc<Observer>) -> Self {
         Context {
             jobs: Mutex::new(jobs),
             pending: AtomicUsize::new(0),
+            observer,
         }
     }
 
     /// Call before handing a record to librdkafka ...
     pub fn record_queued(&self) {
         self.pending.fetch_add(1, Ordering::AcqRel);
+        self.observer.record_sent();
     }
 
     /// ... and this if librdkafka refused it.
     pub fn record_not_queued(&self) {
         self.pending.fetch_sub(1, Ordering::AcqRel);
+        self.observer.record_unsent();
     }
 
     pub fn pending(&self) -> usize {
@@ -246,20 +253,21 @@ impl Context {
 
 impl ClientContext for Context {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        self.submit(Job::Log {
-            level: python_level(level),
-            message: format!("librdkafka {fac}: {log_message}"),
-        });
+        self.submit(Job::Observe(self.observer.log_line(
+            level,
+            fac,
+            log_message,
+        )));
     }
 
     fn error(&self, error: RdError, reason: &str) {
-        // librdkafka recovers from these itself (reconnects, retries); fatal ones
-        // also fail the affected records, which reach their callers.
-        let fatal = error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::Fatal);
-        self.submit(Job::Log {
-            level: if fatal { 40 } else { 30 },
-            message: format!("librdkafka error: {error}: {reason}"),
-        });
+        self.submit(Job::Observe(self.observer.global_error(&error, reason)));
+    }
+
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Some(event) = self.observer.statistics(statistics) {
+            self.submit(Job::Observe(event));
+        }
     }
 }
 
@@ -268,6 +276,9 @@ impl ProducerContext for Context {
 
     fn delivery(&self, result: &DeliveryResult<'_>, completion: Box<Completion>) {
         self.pending.fetch_sub(1, Ordering::AcqRel);
+        if let Some(event) = self.observer.delivery(result) {
+            self.submit(Job::Observe(event));
+        }
         if result.is_ok() && matches!(*completion, Completion::Logged) {
             return; // fire-and-forget without a callback: nobody to tell
         }
@@ -296,6 +307,11 @@ impl Context {
                     }
                 }
             }
+            Completion::Logged => {
+                if let Err((err, _)) = &outcome {
+                    self.submit(Job::Observe(self.observer.unclaimed_failure(err)));
+                }
+            }
             other => self.submit(Job::Deliver(other, outcome)),
         }
     }
@@ -315,19 +331,6 @@ fn delivered<M: Message>(msg: &M) -> Delivered {
                 .map(|hdr| hdr.key.len() + hdr.value.map_or(0, <[u8]>::len))
                 .sum()
         })),
-    }
-}
-
-/// syslog levels (librdkafka) → Python logging levels.
-fn python_level(level: RDKafkaLogLevel) -> i32 {
-    match level {
-        RDKafkaLogLevel::Emerg
-        | RDKafkaLogLevel::Alert
-        | RDKafkaLogLevel::Critical
-        | RDKafkaLogLevel::Error => 40,
-        RDKafkaLogLevel::Warning => 30,
-        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => 20,
-        RDKafkaLogLevel::Debug => 10,
     }
 }
 
@@ -351,11 +354,10 @@ pub fn run_dispatcher(jobs: Receiver<Job>) {
 fn dispatch(py: Python<'_>, batch: Vec<Job>) {
     for job in batch {
         match job {
-            Job::Log { level, message } => log(py, level, &message, None),
+            Job::Observe(event) => event.run(py),
             Job::Deliver(Completion::Callback(callback), outcome) => {
                 run_callback(py, &callback, outcome)
             }
-            Job::Deliver(Completion::Logged, Err((err, _))) => log(py, 40, &err.to_string(), None),
             // Resolved without Python (see Context::complete); never sent here.
             Job::Deliver(_, _) => {}
         }
@@ -482,31 +484,5 @@ fn run_callback(py: Python<'_>, callback: &Py<PyAny>, outcome: Outcome) {
 
 /// Log on the `kafkify` logger (with the exception's traceback when given).
 pub fn log(py: Python<'_>, level: i32, message: &str, exc: Option<PyErr>) {
-    static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let logged = (|| -> PyResult<()> {
-        let logger = LOGGER.get_or_try_init(py, || {
-            Ok::<_, PyErr>(
-                py.import("logging")?
-                    .call_method1("getLogger", ("kafkify",))?
-                    .unbind(),
-            )
-        })?;
-        let kwargs = pyo3::types::PyDict::new(py);
-        if let Some(exc) = exc {
-            kwargs.set_item("exc_info", exc.into_value(py))?;
-        }
-        logger
-            .bind(py)
-            .call_method("log", (level, "%s", message), Some(&kwargs))?;
-        Ok(())
-    })();
-    if let Err(err) = logged {
-        if err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
-            // Ctrl+C landed inside the logging call: re-arm it so the wait that
-            // follows (an exit flush, say) is interrupted as the user asked.
-            // SAFETY: PyErr_SetInterrupt only trips Python's signal flag.
-            unsafe { pyo3::ffi::PyErr_SetInterrupt() };
-        }
-        eprintln!("kafkify: {message}");
-    }
+    observe::log_to(py, "kafkify", level, message, exc);
 }

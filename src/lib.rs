@@ -2,9 +2,11 @@
 //!
 //! Module map: `config` (names → librdkafka properties), `serialize` (values, keys,
 //! headers → bytes), `client` (librdkafka handle, threads, lifecycle), `delivery`
-//! (reports → blocked threads, asyncio futures, callbacks), `queue` (records →
-//! librdkafka, and the overflow line for async callers), `producer` (the Python
-//! class), `metadata` (RecordMetadata), `errors` (one enum → Python exceptions).
+//! (reports → blocked threads, callbacks), `wakeup` (outcomes → asyncio loops),
+//! `queue` (records → librdkafka, and the overflow line for async callers),
+//! `producer` (the Python class), `metadata` (RecordMetadata), `errors` (one enum →
+//! Python exceptions), `observe` (logging, global errors, statistics, counters),
+//! `testing` (librdkafka's mock cluster for tests).
 
 use std::sync::atomic::Ordering;
 
@@ -15,9 +17,11 @@ pub mod config;
 pub mod delivery;
 pub mod errors;
 pub mod metadata;
+pub mod observe;
 pub mod producer;
 pub mod queue;
 pub mod serialize;
+pub mod testing;
 pub mod wakeup;
 
 /// The bundled librdkafka's version string, e.g. "2.12.1".
@@ -72,6 +76,7 @@ fn _kafkify(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add_class::<producer::Producer>()?;
     m.add_class::<metadata::RecordMetadata>()?;
+    m.add_class::<testing::MockCluster>()?;
     m.add_function(wrap_pyfunction!(librdkafka_version, m)?)?;
     m.add_function(wrap_pyfunction!(librdkafka_features, m)?)?;
     m.add_function(wrap_pyfunction!(dumps, m)?)?;

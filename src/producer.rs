@@ -17,6 +17,7 @@ use crate::config::{self, Value};
 use crate::delivery::{self, Batch, Completion, Delivered, Outcome, Wait, Waiter};
 use crate::errors::{self, Error, Result};
 use crate::metadata::RecordMetadata;
+use crate::observe;
 use crate::queue::{self, Fields};
 use crate::serialize::{self, encode_headers, Encoder, Payload};
 use crate::wakeup;
@@ -94,6 +95,9 @@ const OWN_OPTIONS: &[&str] = &[
     "key_serializer",
     "max_block_ms",
     "config",
+    "on_error",
+    "on_stats",
+    "log_deliveries",
 ];
 
 #[pymethods]
@@ -110,6 +114,7 @@ impl Producer {
         max_block_ms: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        let hooks = observe::Hooks::take(options)?;
         let mut named = Vec::new();
         if let Some(servers) = bootstrap_servers {
             named.push((
@@ -129,7 +134,7 @@ impl Producer {
             key: key_serializer,
             json_default,
         };
-        Ok(Self::build(&named, &raw, serializers, max_block_ms)?)
+        Ok(Self::build(&named, &raw, serializers, max_block_ms, hooks)?)
     }
 
     /// Create a producer from one mapping of options: snake_case names, dotted
@@ -152,6 +157,7 @@ impl Producer {
         let key_serializer = take("key_serializer")?;
         let json_default = take("json_default")?;
         let max_block_ms = take("max_block_ms")?;
+        let hooks = observe::Hooks::take(Some(&dict))?;
         let named = to_values(&dict)?;
         let serializers = Serializers {
             value: value_serializer.as_ref(),
@@ -163,6 +169,7 @@ impl Producer {
             &[],
             serializers,
             max_block_ms.as_ref(),
+            hooks,
         )?)
     }
 
@@ -562,6 +569,15 @@ impl Producer {
         })
     }
 
+    /// librdkafka's latest statistics as a dict (refreshed every
+    /// ``statistics_interval_ms``; empty with statistics off), plus ``"kafkify"``:
+    /// records ``sent`` (handed to librdkafka), ``delivered``, ``failed``,
+    /// ``in_flight`` and ``avg_delivery_latency_ms`` (None before any delivery).
+    /// Works after ``close()``.
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.client.observer.metrics(py)
+    }
+
     fn __repr__(&self) -> String {
         let p = &self.client.properties;
         format!(
@@ -583,6 +599,7 @@ impl Producer {
         raw: &[(String, Value)],
         serializers: Serializers<'_, '_>,
         max_block_ms: Option<&Bound<'_, PyAny>>,
+        hooks: observe::Hooks,
     ) -> Result<Self> {
         let properties = config::translate(named, raw, client::rdkafka_properties())?;
         let max_block = match max_block_ms.filter(|v| !v.is_none()) {
@@ -614,7 +631,7 @@ impl Producer {
                 .with_json_default(json_default),
             key_encoder: Encoder::from_py("key_serializer", serializers.key, Encoder::Raw)?
                 .with_json_default(key_json_default),
-            client: Client::new(properties, max_block)?,
+            client: Client::new(properties, hooks, max_block)?,
             max_block,
         })
     }

@@ -10,6 +10,7 @@ __version__: str
 __all__ = [
     "Producer",
     "RecordMetadata",
+    "_MockCluster",
     "_shutdown_all",
     "dumps",
     "librdkafka_features",
@@ -89,8 +90,14 @@ class Producer:
     Defaults: ``acks="all"``, ``enable_idempotence=True``, ``compression_type="lz4"``,
     ``linger_ms=5``.
 
+    Logging goes to the logger ``kafkify.<client_id>`` (``kafkify`` without one).
+    ``on_error(exc)`` receives librdkafka's global errors (all brokers down, fatal
+    errors) as ``KafkaError``; ``on_stats(metrics)`` receives ``metrics()`` every
+    ``statistics_interval_ms``; ``log_deliveries=True`` logs each delivery at DEBUG.
+
     Raises:
-        ConfigError: an unknown option (with a "did you mean") or an invalid value.
+        ConfigError: an unknown option (with a "did you mean") or an invalid value;
+            ``on_stats`` without ``statistics_interval_ms``.
     """
 
     def __new__(
@@ -102,6 +109,9 @@ class Producer:
         key_serializer: _Serializer = None,
         json_default: Callable[[Any], object] | None = None,
         max_block_ms: float | None = None,
+        on_error: Callable[[KafkaError], object] | None = None,
+        on_stats: Callable[[dict[str, Any]], object] | None = None,
+        log_deliveries: bool = False,
         **options: object,
     ) -> Producer: ...
     @classmethod
@@ -238,6 +248,11 @@ class Producer:
         Raises:
             KafkaTimeoutError, UnknownTopicOrPartitionError.
         """
+    def metrics(self) -> dict[str, Any]:
+        """librdkafka's latest statistics (refreshed every ``statistics_interval_ms``;
+        none with statistics off) plus ``"kafkify"``: records ``sent``, ``delivered``,
+        ``failed``, ``in_flight`` and ``avg_delivery_latency_ms`` (None before the
+        first delivery). Works after ``close()``."""
     def __len__(self) -> int: ...
     @property
     def closed(self) -> bool: ...
@@ -258,3 +273,26 @@ class Producer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> Awaitable[bool]: ...
+
+@final
+class _MockCluster:
+    """librdkafka's mock cluster (use ``kafkify.testing.MockCluster``)."""
+
+    def __new__(cls, num_brokers: int = 3) -> _MockCluster: ...
+    @property
+    def bootstrap_servers(self) -> str: ...
+    @property
+    def num_brokers(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def create_topic(self, name: str, partitions: int, replication_factor: int) -> None: ...
+    def set_leader(self, topic: str, partition: int, broker_id: int) -> None: ...
+    def broker_down(self, broker_id: int) -> None: ...
+    def broker_up(self, broker_id: int) -> None: ...
+    def set_rtt(self, broker_id: int, ms: int) -> None: ...
+    def push_request_errors(self, api: str, errors: list[str | int]) -> None: ...
+    def clear_request_errors(self, api: str) -> None: ...
+    def read_topic(
+        self, topic: str, timeout: float
+    ) -> list[tuple[int, int, int, bytes | None, bytes | None, list[tuple[str, bytes | None]]]]: ...
+    def close(self) -> None: ...
