@@ -10,12 +10,14 @@ use std::sync::atomic::Ordering;
 use pyo3::prelude::*;
 
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod errors;
 pub mod metadata;
 pub mod producer;
 pub mod serialize;
+pub mod transactions;
 
 /// The bundled librdkafka's version string, e.g. "2.12.1".
 #[pyfunction]
@@ -69,6 +71,8 @@ fn _kafkify(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add_class::<producer::Producer>()?;
     m.add_class::<metadata::RecordMetadata>()?;
+    m.add_class::<transactions::Transaction>()?;
+    m.add_function(wrap_pyfunction!(cluster::librdkafka_error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(librdkafka_version, m)?)?;
     m.add_function(wrap_pyfunction!(librdkafka_features, m)?)?;
     m.add_function(wrap_pyfunction!(dumps, m)?)?;
