@@ -7,6 +7,7 @@ import asyncio
 import json
 import random
 import uuid
+from typing import Any
 
 import pytest
 
@@ -195,3 +196,43 @@ def test_configuration_triage(bootstrap: str) -> None:
     assert producer._producer.config["acks"] == "1"  # aiokafka's default
     producer._producer.close()
     assert FromProducerModule is AIOKafkaProducer
+
+
+def test_every_aiokafka_constructor_option_is_accepted(bootstrap: str, topic: str) -> None:
+    # aiokafka 0.14's AIOKafkaProducer keywords with their default values.
+    defaults: dict[str, Any] = {
+        "loop": None,
+        "bootstrap_servers": bootstrap,
+        "client_id": None,
+        "metadata_max_age_ms": 300000,
+        "request_timeout_ms": 40000,
+        "api_version": "auto",
+        "key_serializer": None,
+        "value_serializer": None,
+        "compression_type": None,
+        "max_batch_size": 16384,
+        "partitioner": None,
+        "max_request_size": 1048576,
+        "linger_ms": 0,
+        "retry_backoff_ms": 100,
+        "security_protocol": "PLAINTEXT",
+        "ssl_context": None,
+        "connections_max_idle_ms": 540000,
+        "enable_idempotence": False,
+        "transactional_id": None,
+        "transaction_timeout_ms": 60000,
+        "sasl_mechanism": "PLAIN",
+        "sasl_plain_password": None,
+        "sasl_plain_username": None,
+        "sasl_kerberos_service_name": "kafka",
+        "sasl_kerberos_domain_name": None,
+        "sasl_oauth_token_provider": None,
+    }
+
+    async def main() -> RecordMetadata:
+        with pytest.warns(IgnoredOptionWarning):
+            producer = AIOKafkaProducer(**defaults)
+        async with producer:
+            return await producer.send_and_wait(topic, b"v")
+
+    assert asyncio.run(main()).offset >= 0
