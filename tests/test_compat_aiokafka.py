@@ -139,6 +139,9 @@ def test_docs_transaction_example(bootstrap: str, topic: str) -> None:
                     raise ValueError()
             await producer.begin_transaction()
             await producer.send(topic, b"explicit")
+            await producer.send_offsets_to_transaction(
+                {TopicPartition(topic, 0): 1}, f"group-{uuid.uuid4().hex[:8]}"
+            )
             await producer.commit_transaction()
         finally:
             await producer.stop()

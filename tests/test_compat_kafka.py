@@ -266,7 +266,9 @@ def test_readme_transactions(bootstrap: str, topic: str) -> None:
     assert b"yes" in {r.value for r in read_back(bootstrap, topic, 1)}
 
 
-def test_send_offsets_to_transaction_accepts_kafka_python_shapes(bootstrap: str) -> None:
+def test_send_offsets_to_transaction_accepts_kafka_python_shapes(
+    bootstrap: str, topic: str
+) -> None:
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, transactional_id=f"offsets-{uuid.uuid4().hex[:8]}"
     )
@@ -275,6 +277,13 @@ def test_send_offsets_to_transaction_accepts_kafka_python_shapes(bootstrap: str)
     with pytest.raises(Errors.KafkaConfigurationError):
         producer.send_offsets_to_transaction({TopicPartition("t", 0): OffsetAndMetadata(5)}, 42)
     producer.abort_transaction()
+    producer.begin_transaction()
+    producer.send(topic, b"processed").get(timeout=30)
+    # 2.x passes the group id; 3.x passes the consumer's group metadata
+    producer.send_offsets_to_transaction(
+        {TopicPartition(topic, 0): OffsetAndMetadata(1)}, f"group-{uuid.uuid4().hex[:8]}"
+    )
+    producer.commit_transaction()
     producer.close()
 
 

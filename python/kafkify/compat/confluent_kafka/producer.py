@@ -53,9 +53,9 @@ class Producer:
         python_level = {"on_delivery", *IGNORED, *UNSUPPORTED}
         conf.update({k if k in python_level else k.replace("_", "."): v for k, v in kwargs.items()})
         conf.update(conf.pop("default.topic.config", None) or {})
-        self._default_cb: DeliveryCallback | None = conf.pop("on_delivery", None) or conf.pop(
-            "delivery.report.cb", None
-        )
+        # Both spellings are taken out: librdkafka knows neither.
+        on_delivery, dr_cb = conf.pop("on_delivery", None), conf.pop("delivery.report.cb", None)
+        self._default_cb: DeliveryCallback | None = on_delivery or dr_cb
         for name, why in IGNORED.items():
             if conf.pop(name, None) is not None:
                 warnings.warn(
