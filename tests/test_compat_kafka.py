@@ -23,7 +23,7 @@ from kafkify.compat.kafka.errors import KafkaError
 from kafkify.compat.kafka.serializer import DefaultSerializer, JsonSerializer, Serializer
 from kafkify.compat.kafka.structs import OffsetAndMetadata
 
-from helpers import read_back
+from helpers import closed_port, read_back
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,21 @@ def test_serializer_classes_and_value_none_goes_through_the_serializer(
         value_serializer=DefaultSerializer(),
     ) as producer:
         producer.send(topic, "text", key="k4")
-    by_key = {r.key: r.value for r in read_back(bootstrap, topic, 4)}
-    assert by_key == {b"K1": b'{"a": [1, 2]}', b"K2": None, b"k3": b"null", b"k4": b"text"}
+
+    class HeaderAware:  # kafka-python 3.x's serializer signature, without our base class
+        def serialize(self, topic: str, headers: Any, data: Any) -> bytes:
+            return f"{data}:{len(headers or [])}".encode()
+
+    with KafkaProducer(bootstrap_servers=bootstrap, value_serializer=HeaderAware()) as producer:
+        producer.send(topic, "v", key=b"k5", headers=[("h", b"1")])
+    by_key = {r.key: r.value for r in read_back(bootstrap, topic, 5)}
+    assert by_key == {
+        b"K1": b'{"a": [1, 2]}',
+        b"K2": None,
+        b"k3": b"null",
+        b"k4": b"text",
+        b"k5": b"v:1",
+    }
 
 
 def test_usage_callbacks_and_errbacks(bootstrap: str, topic: str) -> None:
@@ -365,4 +378,16 @@ def test_every_kafka_python_constructor_option_is_accepted(bootstrap: str, topic
     with pytest.warns(IgnoredOptionWarning):
         producer = KafkaProducer(**defaults)
     assert producer.send(topic, b"v").get(timeout=30).offset >= 0
+    producer.close()
+
+
+def test_undeliverable_record_fails_its_future_with_kafka_timeout_error(topic: str) -> None:
+    producer = KafkaProducer(
+        bootstrap_servers=f"127.0.0.1:{closed_port()}", delivery_timeout_ms=300
+    )
+    failures: list[BaseException] = []
+    future = producer.send(topic, b"x").add_errback(failures.append)
+    with pytest.raises(Errors.KafkaTimeoutError):
+        future.get(timeout=30)
+    assert isinstance(failures[0], Errors.KafkaTimeoutError) and future.retriable()
     producer.close()

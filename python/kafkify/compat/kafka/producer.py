@@ -125,8 +125,8 @@ class KafkaProducer:
             raise AssertionError("KafkaProducer already closed!")
         if value is None and key is None:
             raise AssertionError("Need at least one: key or value")
-        key_bytes = serialize(self._key_serializer, topic, key)
-        value_bytes = serialize(self._value_serializer, topic, value)
+        key_bytes = serialize(self._key_serializer, topic, key, headers)
+        value_bytes = serialize(self._value_serializer, topic, value, headers)
         if partition is None and self._chooser is not None:
             partition = self._chooser(topic, key_bytes)
         future = FutureRecordMetadata()

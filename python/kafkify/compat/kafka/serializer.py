@@ -8,6 +8,7 @@ called as ``serialize(topic, data)``; a plain callable as ``f(data)``.
 from __future__ import annotations
 
 import abc
+import inspect
 import json
 from typing import Any
 
@@ -64,10 +65,23 @@ class JsonSerializer(Serializer):
         return json.dumps(value).encode("utf-8")
 
 
-def serialize(f: Any, topic: str, data: Any) -> Any:
-    """Apply a kafka-python serializer option: None, a Serializer, or a callable."""
+def serialize(f: Any, topic: str, data: Any, headers: Any = None) -> Any:
+    """Apply a kafka-python serializer option: None, a plain callable ``f(data)``,
+    or a serializer object (ours, or kafka-python's own classes): 2.x's
+    ``serialize(topic, data)`` or 3.x's header-aware ``serialize(topic, headers, data)``.
+    As in kafka-python, a None value goes through the serializer too."""
     if not f:
         return data
-    if isinstance(f, Serializer):
+    if isinstance(f, Serializer) or (not callable(f) and hasattr(f, "serialize")):
+        if _arity(f.serialize) >= 3:
+            return f.serialize(topic, headers, data)
         return f.serialize(topic, data)
     return f(data)
+
+
+def _arity(method: Any) -> int:
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
