@@ -83,7 +83,7 @@ def triage(
             warnings.warn(
                 f"{client} option {name!r} is accepted and ignored: {ignored[name]}",
                 IgnoredOptionWarning,
-                stacklevel=4,
+                stacklevel=3,  # the user's constructor call
             )
             continue
         if name in known or name in CORE_OPTIONS:

@@ -256,10 +256,6 @@ class KafkaProducer:
     ) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        # The core flushes and closes a forgotten producer itself.
-        self._closed = True
-
 
 def _record_metadata(meta: kafkify.RecordMetadata) -> RecordMetadata:
     return RecordMetadata(
