@@ -187,24 +187,13 @@ def test_usage_callbacks_and_errbacks(bootstrap: str, topic: str) -> None:
     producer.close()
 
 
-def test_errback_gets_the_kafka_python_error(bootstrap: str, topic: str) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
-    got: list[BaseException] = []
-    done = threading.Event()
-
-    def errback(tag: str, exc: BaseException) -> None:
-        got.append(exc)
-        done.set()
-
-    future = producer.send(topic, b"x", partition=7)  # the topic has 3 partitions
-    future.add_errback(errback, "tag")
-    with pytest.raises(Errors.UnknownTopicOrPartitionError):
-        future.get(timeout=30)
-    assert done.wait(10)
-    assert isinstance(got[0], Errors.UnknownTopicOrPartitionError)
-    assert isinstance(got[0], Errors.BrokerResponseError) and isinstance(got[0], RuntimeError)
-    assert future.failed() and future.retriable()
-    producer.close()
+def test_unknown_partition_raises_the_kafka_python_error(bootstrap: str, topic: str) -> None:
+    with KafkaProducer(bootstrap_servers=bootstrap) as producer:
+        producer.send(topic, b"first").get(timeout=30)  # the topic's metadata is known now
+        with pytest.raises(Errors.UnknownTopicOrPartitionError) as info:
+            producer.send(topic, b"x", partition=7)  # the topic has 3 partitions
+    assert isinstance(info.value, Errors.BrokerResponseError)
+    assert isinstance(info.value, RuntimeError) and info.value.retriable
 
 
 def test_message_too_large_raises_from_send_itself(bootstrap: str, topic: str) -> None:
@@ -385,9 +374,12 @@ def test_undeliverable_record_fails_its_future_with_kafka_timeout_error(topic: s
     producer = KafkaProducer(
         bootstrap_servers=f"127.0.0.1:{closed_port()}", delivery_timeout_ms=300
     )
-    failures: list[BaseException] = []
-    future = producer.send(topic, b"x").add_errback(failures.append)
+    failures: list[tuple[str, BaseException]] = []
+    future = producer.send(topic, b"x")
+    future.add_errback(lambda tag, exc: failures.append((tag, exc)), "tag")  # args go first
     with pytest.raises(Errors.KafkaTimeoutError):
         future.get(timeout=30)
-    assert isinstance(failures[0], Errors.KafkaTimeoutError) and future.retriable()
+    assert future.failed() and future.retriable()
+    ((tag, exc),) = failures
+    assert tag == "tag" and isinstance(exc, Errors.KafkaTimeoutError) and exc is future.exception
     producer.close()

@@ -204,9 +204,9 @@ class KafkaProducer:
         return {}
 
     def bootstrap_connected(self) -> bool:
-        """True when a broker answers a metadata request (within 1 s)."""
+        """True when a broker answers a metadata request (within 5 s)."""
         try:
-            self._producer.list_topics(timeout=1.0)
+            self._producer.list_topics(timeout=5.0)
         except kafkify.KafkaError:
             return False
         return True
