@@ -4,15 +4,17 @@
 //! headers → bytes), `client` (librdkafka handle, threads, lifecycle), `delivery`
 //! (reports → blocked threads, callbacks), `wakeup` (outcomes → asyncio loops),
 //! `queue` (records → librdkafka, and the overflow line for async callers),
-//! `producer` (the Python class), `metadata` (RecordMetadata), `errors` (one enum →
-//! Python exceptions), `observe` (logging, global errors, statistics, counters),
-//! `testing` (librdkafka's mock cluster for tests).
+//! `producer` (the Python class), `transactions`, `cluster` (metadata queries, purge),
+//! `metadata` (RecordMetadata), `errors` (one enum → Python exceptions), `observe`
+//! (logging, global errors, statistics, counters), `testing` (librdkafka's mock
+//! cluster for tests).
 
 use std::sync::atomic::Ordering;
 
 use pyo3::prelude::*;
 
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod errors;
@@ -22,6 +24,7 @@ pub mod producer;
 pub mod queue;
 pub mod serialize;
 pub mod testing;
+pub mod transactions;
 pub mod wakeup;
 
 /// The bundled librdkafka's version string, e.g. "2.12.1".
@@ -77,6 +80,8 @@ fn _kafkify(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<producer::Producer>()?;
     m.add_class::<metadata::RecordMetadata>()?;
     m.add_class::<testing::MockCluster>()?;
+    m.add_class::<transactions::Transaction>()?;
+    m.add_function(wrap_pyfunction!(cluster::librdkafka_error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(librdkafka_version, m)?)?;
     m.add_function(wrap_pyfunction!(librdkafka_features, m)?)?;
     m.add_function(wrap_pyfunction!(dumps, m)?)?;

@@ -13,6 +13,7 @@ use rdkafka::producer::Producer as _;
 use rdkafka::types::RDKafkaErrorCode as Code;
 
 use crate::client::{self, Client, SIGNAL_CHECK_INTERVAL};
+use crate::cluster;
 use crate::config::{self, Value};
 use crate::delivery::{self, Batch, Completion, Delivered, Outcome, Wait, Waiter};
 use crate::errors::{self, Error, Result};
@@ -20,6 +21,7 @@ use crate::metadata::RecordMetadata;
 use crate::observe;
 use crate::queue::{self, Fields};
 use crate::serialize::{self, encode_headers, Encoder, Payload};
+use crate::transactions;
 use crate::wakeup;
 
 /// kafka-python's `max_block_ms` default: how long `produce` waits for queue room.
@@ -513,6 +515,106 @@ impl Producer {
             })
         })?;
         Ok(ids)
+    }
+
+    /// Register ``transactional_id`` with the cluster (fencing older producers
+    /// with the same id). Call once, before the first transaction.
+    ///
+    /// Raises:
+    ///     IllegalStateError: the producer has no ``transactional_id``.
+    ///     KafkaTimeoutError: no answer within ``timeout`` seconds (``retriable``).
+    ///     KafkaError: ``.fatal`` when the producer can no longer be used.
+    #[pyo3(signature = (timeout=None))]
+    fn init_transactions(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        transactions::init(py, &self.client, seconds("timeout", timeout)?)
+    }
+
+    /// Start a transaction: records sent until commit/abort belong to it.
+    ///
+    /// Raises:
+    ///     IllegalStateError: no ``transactional_id``, ``init_transactions`` not
+    ///         called, or a transaction is already open.
+    fn begin_transaction(&self, py: Python<'_>) -> PyResult<()> {
+        transactions::begin(py, &self.client)
+    }
+
+    /// Flush the transaction's records and commit them (GIL released).
+    ///
+    /// Raises:
+    ///     KafkaError: ``.retriable`` (call again), ``.txn_requires_abort`` (call
+    ///         ``abort_transaction``) or ``.fatal``; IllegalStateError when no
+    ///         transaction is open.
+    #[pyo3(signature = (timeout=None))]
+    fn commit_transaction(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        transactions::commit(py, &self.client, seconds("timeout", timeout)?)
+    }
+
+    /// Abort the open transaction: its undelivered records fail with
+    /// ``RecordPurgedError``; consumers reading committed data never see the rest.
+    ///
+    /// Raises:
+    ///     IllegalStateError: no transaction is open. KafkaError otherwise.
+    #[pyo3(signature = (timeout=None))]
+    fn abort_transaction(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        transactions::abort(py, &self.client, seconds("timeout", timeout)?)
+    }
+
+    /// Commit a consumer's ``(topic, partition, offset)`` triples within the open
+    /// transaction; ``group`` is a group id (str) or serialized group metadata (bytes).
+    ///
+    /// Raises:
+    ///     ConfigError: malformed offsets or group. IllegalStateError, KafkaError.
+    #[pyo3(signature = (offsets, group, timeout=None))]
+    fn send_offsets_to_transaction(
+        &self,
+        py: Python<'_>,
+        offsets: &Bound<'_, PyAny>,
+        group: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<()> {
+        let timeout = seconds("timeout", timeout)?;
+        transactions::send_offsets(py, &self.client, offsets, group, timeout)
+    }
+
+    /// ``with producer.transaction(): ...``: begin (running ``init_transactions``
+    /// the first time), commit on success, abort if the block raises.
+    ///
+    /// Raises (on entry or exit): the errors of the transactional calls above.
+    #[pyo3(signature = (timeout=None))]
+    fn transaction(&self, timeout: Option<f64>) -> PyResult<transactions::Transaction> {
+        let timeout = seconds("timeout", timeout)?;
+        Ok(transactions::Transaction::new(self.client.clone(), timeout))
+    }
+
+    /// Drop undelivered records; each one's caller hears ``RecordPurgedError``.
+    ///
+    /// Raises:
+    ///     ProducerClosedError: the producer is closed.
+    #[pyo3(signature = (in_queue=true, in_flight=true, blocking=true))]
+    fn purge(
+        &self,
+        py: Python<'_>,
+        in_queue: bool,
+        in_flight: bool,
+        blocking: bool,
+    ) -> PyResult<()> {
+        cluster::purge(py, &self.client, in_queue, in_flight, blocking)
+    }
+
+    /// Cluster metadata as plain data (brokers, topics, partitions, errors).
+    ///
+    /// Raises:
+    ///     KafkaTimeoutError: no metadata within ``timeout`` seconds (default
+    ///         ``max_block_ms``).
+    #[pyo3(signature = (topic=None, timeout=None))]
+    fn list_topics<'py>(
+        &self,
+        py: Python<'py>,
+        topic: Option<&str>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let timeout = seconds("timeout", timeout)?.unwrap_or(self.max_block);
+        cluster::list_topics(py, &self.client, topic, timeout)
     }
 
     /// Records queued or in flight, not yet reported back.

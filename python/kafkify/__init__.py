@@ -15,9 +15,11 @@ from kafkify import errors
 from kafkify._kafkify import (
     Producer,
     RecordMetadata,
+    Transaction,
     __version__,
     _shutdown_all,
     dumps,
+    librdkafka_error_codes,
     librdkafka_features,
     librdkafka_version,
 )
@@ -48,9 +50,11 @@ atexit.register(_shutdown_all)
 __all__ = [
     "Producer",
     "RecordMetadata",
+    "Transaction",
     "__version__",
     "dumps",
     "errors",
+    "librdkafka_error_codes",
     "librdkafka_features",
     "librdkafka_version",
     "AuthenticationError",

@@ -10,8 +10,10 @@ __version__: str
 __all__ = [
     "Producer",
     "RecordMetadata",
+    "Transaction",
     "_MockCluster",
     "_shutdown_all",
+    "librdkafka_error_codes",
     "dumps",
     "librdkafka_features",
     "librdkafka_version",
@@ -248,6 +250,60 @@ class Producer:
         Raises:
             KafkaTimeoutError, UnknownTopicOrPartitionError.
         """
+    def init_transactions(self, timeout: float | None = None) -> None:
+        """Register ``transactional_id`` with the cluster; once, before transactions.
+
+        Raises:
+            IllegalStateError: no ``transactional_id``.
+            KafkaTimeoutError: no answer within ``timeout`` (``retriable``).
+            KafkaError: ``.fatal`` when the producer can no longer be used.
+        """
+    def begin_transaction(self) -> None:
+        """Start a transaction.
+
+        Raises:
+            IllegalStateError: no ``transactional_id``, not initialized, or one is open.
+        """
+    def commit_transaction(self, timeout: float | None = None) -> None:
+        """Flush the transaction's records and commit them.
+
+        Raises:
+            KafkaError: ``.retriable``, ``.txn_requires_abort`` or ``.fatal``.
+            IllegalStateError: no transaction is open.
+        """
+    def abort_transaction(self, timeout: float | None = None) -> None:
+        """Abort the open transaction; its undelivered records fail (RecordPurgedError).
+
+        Raises:
+            IllegalStateError: no transaction is open. KafkaError otherwise.
+        """
+    def send_offsets_to_transaction(
+        self,
+        offsets: Iterable[tuple[str, int, int]],
+        group: str | bytes,
+        timeout: float | None = None,
+    ) -> None:
+        """Commit consumer offsets ``(topic, partition, next offset)`` in the transaction.
+
+        Raises:
+            ConfigError: malformed offsets or group. IllegalStateError, KafkaError.
+        """
+    def transaction(self, timeout: float | None = None) -> Transaction:
+        """``with producer.transaction():`` begin, commit on success, abort on error."""
+    def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
+        """Drop undelivered records; each caller hears ``RecordPurgedError``.
+
+        Raises:
+            ProducerClosedError: the producer is closed.
+        """
+    def list_topics(self, topic: str | None = None, timeout: float | None = None) -> dict[str, Any]:
+        """Cluster metadata: ``orig_broker_id``, ``orig_broker_name``,
+        ``brokers`` ``{id: (host, port)}``, ``topics`` ``{name: {"error", "partitions":
+        {id: {"leader", "replicas", "isrs", "error"}}}}`` (errors are codes or None).
+
+        Raises:
+            KafkaTimeoutError: no metadata within ``timeout`` (default ``max_block_ms``).
+        """
     def metrics(self) -> dict[str, Any]:
         """librdkafka's latest statistics (refreshed every ``statistics_interval_ms``;
         none with statistics off) plus ``"kafkify"``: records ``sent``, ``delivered``,
@@ -275,6 +331,19 @@ class Producer:
     ) -> Awaitable[bool]: ...
 
 @final
+class Transaction:
+    """The guard returned by ``Producer.transaction()``."""
+
+    def __enter__(self) -> Transaction: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+
+def librdkafka_error_codes() -> list[tuple[int, str, str]]:
+    """Every librdkafka error code as ``(code, name, description)``."""
 class _MockCluster:
     """librdkafka's mock cluster (use ``kafkify.testing.MockCluster``)."""
 

@@ -19,6 +19,8 @@ class KafkaError(Exception):
     name: str | None = None
     retriable: bool = False
     fatal: bool = False
+    #: Set by transactional calls: abort the transaction, then start a new one.
+    txn_requires_abort: bool = False
 
 
 class ConfigError(KafkaError, ValueError):

@@ -1,0 +1,178 @@
+"""Pieces the shims share: option triage, partitioners, and delivery accounting."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import kafkify
+
+#: Options the core translates itself (kafka-python / aiokafka snake_case names).
+CORE_OPTIONS = frozenset(
+    {
+        "bootstrap_servers",
+        "client_id",
+        "acks",
+        "retries",
+        "batch_size",
+        "max_batch_size",
+        "linger_ms",
+        "buffer_memory",
+        "compression_type",
+        "max_request_size",
+        "request_timeout_ms",
+        "delivery_timeout_ms",
+        "enable_idempotence",
+        "max_in_flight_requests_per_connection",
+        "transactional_id",
+        "transaction_timeout_ms",
+        "security_protocol",
+        "sasl_mechanism",
+        "sasl_plain_username",
+        "sasl_plain_password",
+        "sasl_kerberos_service_name",
+        "ssl_cafile",
+        "ssl_certfile",
+        "ssl_keyfile",
+        "ssl_password",
+        "ssl_crlfile",
+        "ssl_ciphers",
+        "ssl_check_hostname",
+        "metadata_max_age_ms",
+        "retry_backoff_ms",
+        "reconnect_backoff_ms",
+        "reconnect_backoff_max_ms",
+        "connections_max_idle_ms",
+        "receive_buffer_bytes",
+        "send_buffer_bytes",
+        # librdkafka has these under the same dotted names.
+        "receive_message_max_bytes",
+        "client_dns_lookup",
+        "socket_connection_setup_timeout_ms",
+    }
+)
+
+
+class IgnoredOptionWarning(UserWarning):
+    """An option of the original client that means nothing on librdkafka."""
+
+
+def triage(
+    configs: Mapping[str, Any],
+    *,
+    known: Iterable[str],
+    ignored: Mapping[str, str],
+    unsupported: Mapping[str, str],
+    error: Callable[[str], Exception],
+    client: str,
+) -> dict[str, Any]:
+    """Split a peer's constructor options: return those for the core (or the
+    shim), warn about ignored ones, raise ``error`` for unsupported or unknown ones."""
+    known = frozenset(known)
+    out: dict[str, Any] = {}
+    unknown = []
+    for name, value in configs.items():
+        if name in unsupported:
+            if value is None:
+                continue
+            raise error(f"{client} option {name!r} is not supported: {unsupported[name]}")
+        if name in ignored:
+            warnings.warn(
+                f"{client} option {name!r} is accepted and ignored: {ignored[name]}",
+                IgnoredOptionWarning,
+                stacklevel=3,  # the user's constructor call
+            )
+            continue
+        if name in known or name in CORE_OPTIONS:
+            out[name] = value
+        else:
+            unknown.append(name)
+    if unknown:
+        raise error(f"Unrecognized configs: {sorted(unknown)}")
+    return out
+
+
+def settle_acks(user: Mapping[str, Any], config: dict[str, Any], default_acks: Any) -> None:
+    """Both peers: a transactional producer is idempotent, and an idempotent one
+    defaults to acks="all" (any other explicit acks is an error, as in both)."""
+    idempotent = bool(config.get("enable_idempotence")) or bool(config.get("transactional_id"))
+    if "acks" not in user:
+        config["acks"] = "all" if idempotent else default_acks
+    elif idempotent and config["acks"] not in ("all", -1):
+        raise kafkify.ConfigError("acks should be set to 'all' if enable_idempotence is True")
+    config["enable_idempotence"] = idempotent
+
+
+def partitioner_option(partitioner: Any) -> tuple[str | None, Callable[..., int] | None]:
+    """A peer's ``partitioner=``: None/its default → librdkafka's Java-compatible
+    murmur2 (random for null keys, as the Java client and both peers do); a
+    librdkafka name → that; a callable ``(key_bytes, all, available) -> int`` →
+    called by the shim before each send."""
+    if partitioner is None or getattr(partitioner, "__name__", "") == "DefaultPartitioner":
+        return "murmur2_random", None
+    if isinstance(partitioner, str):
+        return partitioner, None
+    if callable(partitioner):
+        return "murmur2_random", partitioner
+    raise kafkify.ConfigError(
+        f"invalid partitioner: {type(partitioner).__name__} (expected a callable or a name)"
+    )
+
+
+class PartitionChooser:
+    """Runs a user's partitioner callable with the topic's partitions (cached)."""
+
+    def __init__(self, producer: kafkify.Producer, fn: Callable[..., int]) -> None:
+        self._producer = producer
+        self._fn = fn
+        self._partitions: dict[str, list[int]] = {}
+
+    def __call__(self, topic: str, key_bytes: bytes | None) -> int:
+        parts = self._partitions.get(topic)
+        if parts is None:
+            parts = sorted(self._producer.partitions_for(topic))
+            self._partitions[topic] = parts
+        return int(self._fn(key_bytes, parts, parts))
+
+
+class Outstanding:
+    """Counts records whose delivery report the shim has not finished handling,
+    so ``flush()`` returns only once every callback and future is settled."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._cond = threading.Condition()
+
+    def add(self) -> None:
+        with self._cond:
+            self._count += 1
+
+    def done(self) -> None:
+        with self._cond:
+            self._count -= 1
+            if self._count <= 0:
+                self._cond.notify_all()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def wait(self, deadline: float | None) -> bool:
+        """Wait until none is outstanding or ``deadline`` (monotonic) passes."""
+        with self._cond:
+            while self._count > 0:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left if left is None else min(left, 0.1))
+            return True
+
+
+def deadline_after(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + max(timeout, 0.0)
+
+
+def remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(deadline - time.monotonic(), 0.0)

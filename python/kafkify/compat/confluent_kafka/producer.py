@@ -1,0 +1,333 @@
+"""confluent-kafka's ``Producer`` over :class:`kafkify.Producer`.
+
+Delivery callbacks are served as confluent-kafka serves them: from the caller's
+own ``poll()`` / ``flush()`` calls, on the caller's thread, so code that relies
+on that (no locking in callbacks, counting reports per ``poll``) keeps working.
+The core reports each delivery on its thread into a queue; ``poll`` drains it.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, NoReturn
+
+import kafkify
+from kafkify.compat import _common
+from kafkify.compat.confluent_kafka.admin import ClusterMetadata
+from kafkify.compat.confluent_kafka.error import KafkaError, KafkaException
+from kafkify.compat.confluent_kafka.message import Message
+
+DeliveryCallback = Callable[[KafkaError | None, Message], object]
+
+#: librdkafka's defaults where kafkify's differ (confluent-kafka uses librdkafka's).
+DEFAULTS = {"enable.idempotence": "false", "compression.type": "none"}
+
+#: Python-level callbacks of confluent-kafka's config that kafkify does not call.
+IGNORED = {
+    "error_cb": "kafkify logs client errors on the 'kafkify' logger instead",
+    "throttle_cb": "kafkify does not report throttling",
+    "stats_cb": "kafkify does not expose librdkafka statistics yet",
+    "logger": "librdkafka's logs go to the 'kafkify' logger",
+}
+UNSUPPORTED = {"oauth_cb": "kafkify has no OAUTHBEARER token callback yet"}
+
+
+class Producer:
+    """confluent-kafka's producer API on kafkify's core.
+
+    Raises:
+        KafkaException: an unknown property or an invalid value (``_INVALID_ARG``).
+        TypeError: the configuration is not a dict.
+    """
+
+    def __init__(self, config: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        if config is not None and not isinstance(config, Mapping):
+            raise TypeError(f"expected configuration dict, got {type(config).__name__}")
+        conf: dict[str, Any] = dict(config or {})
+        # In keyword form, bootstrap_servers= stands for bootstrap.servers (Python
+        # callbacks such as error_cb keep their names).
+        python_level = {"on_delivery", *IGNORED, *UNSUPPORTED}
+        conf.update({k if k in python_level else k.replace("_", "."): v for k, v in kwargs.items()})
+        conf.update(conf.pop("default.topic.config", None) or {})
+        # Both spellings are taken out: librdkafka knows neither.
+        on_delivery, dr_cb = conf.pop("on_delivery", None), conf.pop("delivery.report.cb", None)
+        self._default_cb: DeliveryCallback | None = on_delivery or dr_cb
+        for name, why in IGNORED.items():
+            if conf.pop(name, None) is not None:
+                warnings.warn(
+                    f"confluent-kafka option {name!r} is accepted and ignored: {why}",
+                    _common.IgnoredOptionWarning,
+                    stacklevel=2,
+                )
+        for name, why in UNSUPPORTED.items():
+            if conf.pop(name, None) is not None:
+                raise KafkaException(
+                    KafkaError(KafkaError._INVALID_ARG, f"{name!r} is not supported: {why}")  # type: ignore[attr-defined]
+                )
+        defaults = dict(DEFAULTS)
+        if conf.get("transactional.id"):
+            del defaults["enable.idempotence"]  # librdkafka turns it on for transactions
+        raw = {**defaults, **{k: v for k, v in conf.items() if v is not None}}
+        try:
+            # max_block_ms=0: a full queue raises BufferError at once, as in confluent-kafka.
+            self._producer = kafkify.Producer(config=raw, value_serializer="bytes", max_block_ms=0)
+        except kafkify.KafkaError as e:
+            raise KafkaException.from_kafkify(e) from e
+        self._reports: queue.SimpleQueue[tuple[DeliveryCallback | None, KafkaError | None, Message]]
+        self._reports = queue.SimpleQueue()
+        self._unserved = _common.Outstanding()
+
+    def produce(
+        self,
+        topic: str,
+        value: str | bytes | None = None,
+        key: str | bytes | None = None,
+        partition: int = -1,
+        on_delivery: DeliveryCallback | None = None,
+        callback: DeliveryCallback | None = None,
+        timestamp: int = 0,
+        headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+    ) -> None:
+        """Queue one record; its delivery callback runs from a later ``poll``/``flush``.
+
+        Raises:
+            BufferError: the local queue is full (``queue.buffering.max.messages``).
+            KafkaException: e.g. ``MSG_SIZE_TOO_LARGE``, ``_UNKNOWN_PARTITION``.
+            RuntimeError: the producer is closed.
+            TypeError: a value or key that is not str or bytes.
+        """
+        cb = on_delivery or callback or self._default_cb
+        value_bytes = value.encode() if isinstance(value, str) else value
+        started = time.monotonic()
+
+        def report(err: kafkify.KafkaError | None, meta: kafkify.RecordMetadata) -> None:
+            error = KafkaError.from_kafkify(err) if err is not None else None
+            msg = Message(
+                meta.topic,
+                meta.partition,
+                meta.offset,
+                key.encode() if isinstance(key, str) else key,
+                value_bytes,
+                meta.timestamp,
+                error,
+                time.monotonic() - started,
+            )
+            self._reports.put((cb, error, msg))
+
+        self._unserved.add()
+        try:
+            self._producer.produce(
+                topic,
+                value_bytes,
+                key,
+                headers=headers,
+                partition=None if partition is None or partition < 0 else partition,
+                timestamp_ms=timestamp or None,
+                on_delivery=report,
+            )
+        except BaseException as e:
+            self._unserved.done()
+            _reraise(e)
+
+    def produce_batch(
+        self,
+        topic: str,
+        messages: list[dict[str, Any]],
+        partition: int = -1,
+        on_delivery: DeliveryCallback | None = None,
+        callback: DeliveryCallback | None = None,
+    ) -> int:
+        """Queue many records (dicts with ``value``, ``key``, ``partition``,
+        ``timestamp``, ``headers``, ``callback``); returns how many were queued.
+        A record that could not be queued gets its ``KafkaError`` in ``msg["_error"]``.
+
+        Raises:
+            RuntimeError: the producer is closed.
+        """
+        queued = 0
+        for m in messages:
+            try:
+                self.produce(
+                    topic,
+                    m.get("value"),
+                    m.get("key"),
+                    m.get("partition", partition),
+                    m.get("callback") or on_delivery or callback,
+                    timestamp=m.get("timestamp", 0),
+                    headers=m.get("headers"),
+                )
+                queued += 1
+            except KafkaException as e:
+                m["_error"] = e.args[0]
+            except BufferError:
+                m["_error"] = KafkaError(KafkaError._QUEUE_FULL)  # type: ignore[attr-defined]
+        return queued
+
+    def poll(self, timeout: float | None = -1) -> int:
+        """Serve delivery callbacks: wait up to ``timeout`` seconds (-1 or None:
+        forever) for the first, then serve all that are ready. Returns how many.
+
+        Raises: whatever a delivery callback raises (the rest wait for the next poll).
+        """
+        wait = None if timeout is None or timeout < 0 else timeout
+        try:
+            first = self._reports.get(timeout=wait) if wait != 0 else self._reports.get_nowait()
+        except queue.Empty:
+            return 0
+        served = 0
+        item: tuple[DeliveryCallback | None, KafkaError | None, Message] | None = first
+        while item is not None:
+            served += 1
+            self._serve(item)
+            try:
+                item = self._reports.get_nowait()
+            except queue.Empty:
+                item = None
+        return served
+
+    def _serve(self, item: tuple[DeliveryCallback | None, KafkaError | None, Message]) -> None:
+        cb, err, msg = item
+        self._unserved.done()
+        if cb is not None:
+            cb(err, msg)
+
+    def flush(self, timeout: float | None = -1) -> int:
+        """Wait for every record's delivery, serving callbacks on this thread.
+        Returns how many records are still waiting (0 when all were served).
+
+        Raises: whatever a delivery callback raises.
+        """
+        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        while len(self._unserved) > 0:
+            left = _common.remaining(deadline)
+            if left == 0:
+                break
+            step = 0.1 if left is None else min(left, 0.1)
+            try:
+                # librdkafka sends at once (linger.ms treated as 0) while flushing.
+                self._producer.flush(step)
+            except kafkify.KafkaTimeoutError:
+                self.poll(0)
+            else:
+                self.poll(step)  # everything delivered: its reports are on their way
+        return len(self)
+
+    def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
+        """Drop undelivered records; their callbacks get ``_PURGE_QUEUE`` or
+        ``_PURGE_INFLIGHT`` from the next ``poll``/``flush``.
+
+        Raises:
+            RuntimeError: the producer is closed.
+        """
+        self._call(self._producer.purge, in_queue, in_flight, blocking)
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> ClusterMetadata:
+        """Cluster metadata (brokers, topics, partitions).
+
+        Raises:
+            KafkaException: ``_TIMED_OUT`` or another error.
+        """
+        md = self._call(self._producer.list_topics, topic, None if timeout < 0 else timeout)
+        return ClusterMetadata.from_core(md)
+
+    def init_transactions(self, timeout: float | None = None) -> None:
+        """Raises: KafkaException (``.args[0]`` tells retriable/fatal/txn_requires_abort)."""
+        self._call(self._producer.init_transactions, timeout)
+
+    def begin_transaction(self) -> None:
+        """Raises: KafkaException (``_STATE`` when not initialized or already open)."""
+        self._call(self._producer.begin_transaction)
+
+    def commit_transaction(self, timeout: float | None = None) -> None:
+        """Flush and commit. Raises: KafkaException."""
+        self._call(self._producer.commit_transaction, timeout)
+
+    def abort_transaction(self, timeout: float | None = None) -> None:
+        """Raises: KafkaException."""
+        self._call(self._producer.abort_transaction, timeout)
+
+    def send_offsets_to_transaction(
+        self, positions: Iterable[Any], group_metadata: bytes | str, timeout: float | None = None
+    ) -> None:
+        """Commit ``positions`` (TopicPartitions with offsets) for the consumer group
+        whose ``consumer_group_metadata()`` is given, within the transaction.
+
+        Raises: KafkaException.
+        """
+        triples = [(tp.topic, tp.partition, tp.offset) for tp in positions]
+        self._call(self._producer.send_offsets_to_transaction, triples, group_metadata, timeout)
+
+    def set_sasl_credentials(self, username: str, password: str) -> None:
+        """Not supported: librdkafka's credentials are fixed at construction here.
+
+        Raises:
+            KafkaException: ``_NOT_IMPLEMENTED``.
+        """
+        raise KafkaException(
+            KafkaError(
+                KafkaError._NOT_IMPLEMENTED,  # type: ignore[attr-defined]
+                "set_sasl_credentials is not supported: create a new Producer",
+            )
+        )
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush (serving callbacks), then release the producer. Returns True.
+
+        Raises:
+            RuntimeError: already closed.
+        """
+        if self._producer.closed:
+            raise RuntimeError("Producer has been closed")
+        self.flush(-1 if timeout is None else timeout)
+        self._call(self._producer.close, 0.0)
+        self.poll(0)
+        return True
+
+    def __len__(self) -> int:
+        """Records not yet delivered plus delivery reports not yet served."""
+        return len(self._unserved)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __enter__(self) -> Producer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._producer.closed:
+            self.close()
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except BaseException as e:
+            _reraise(e)
+
+
+def _reraise(e: BaseException) -> NoReturn:
+    translated = _translate(e)
+    if translated is e:
+        raise e
+    raise translated from e
+
+
+def _translate(e: BaseException) -> BaseException:
+    """Core errors → what confluent-kafka raises: BufferError and RuntimeError stay
+    (QueueFullError and ProducerClosedError already are those); the rest become
+    KafkaException."""
+    if not isinstance(e, kafkify.KafkaError):
+        return e
+    if isinstance(e, kafkify.QueueFullError | kafkify.ProducerClosedError):
+        return e
+    if isinstance(e, kafkify.SerializationError):
+        return TypeError(str(e))
+    return KafkaException.from_kafkify(e)

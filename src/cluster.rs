@@ -1,0 +1,116 @@
+//! Cluster metadata (`list_topics`), purging the local queue (`purge`), and
+//! librdkafka's table of error codes: what the compatibility shims need from
+//! the core beyond sending.
+
+use std::ffi::CStr;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use rdkafka::bindings as rd;
+use rdkafka::producer::{Producer as _, PurgeConfig};
+
+use crate::client::Client;
+use crate::errors;
+
+fn code_or_none(err: Option<rdkafka::types::RDKafkaRespErr>) -> Option<i32> {
+    err.map(|e| e as i32)
+}
+
+/// Cluster metadata as plain Python data:
+/// `{"orig_broker_id", "orig_broker_name", "brokers": {id: (host, port)},
+///   "topics": {name: {"error": code | None, "partitions": {id: {"leader",
+///   "replicas", "isrs", "error"}}}}}`.
+pub fn list_topics<'py>(
+    py: Python<'py>,
+    client: &Client,
+    topic: Option<&str>,
+    timeout: Duration,
+) -> PyResult<Bound<'py, PyDict>> {
+    let md = py.detach(|| {
+        client.with_producer(|p| {
+            p.client().fetch_metadata(topic, timeout).map_err(|e| {
+                let what = match topic {
+                    Some(t) => format!("metadata for topic {t:?}"),
+                    None => "cluster metadata".to_string(),
+                };
+                errors::from_rdkafka(&e, &what)
+            })
+        })
+    })?;
+    let out = PyDict::new(py);
+    out.set_item("orig_broker_id", md.orig_broker_id())?;
+    out.set_item("orig_broker_name", md.orig_broker_name())?;
+    let brokers = PyDict::new(py);
+    for b in md.brokers() {
+        brokers.set_item(b.id(), (b.host(), b.port()))?;
+    }
+    out.set_item("brokers", brokers)?;
+    let topics = PyDict::new(py);
+    for t in md.topics() {
+        let partitions = PyDict::new(py);
+        for p in t.partitions() {
+            let d = PyDict::new(py);
+            d.set_item("leader", p.leader())?;
+            d.set_item("replicas", PyList::new(py, p.replicas())?)?;
+            d.set_item("isrs", PyList::new(py, p.isr())?)?;
+            d.set_item("error", code_or_none(p.error()))?;
+            partitions.set_item(p.id(), d)?;
+        }
+        let d = PyDict::new(py);
+        d.set_item("error", code_or_none(t.error()))?;
+        d.set_item("partitions", partitions)?;
+        topics.set_item(t.name(), d)?;
+    }
+    out.set_item("topics", topics)?;
+    Ok(out)
+}
+
+/// Drop records librdkafka has not delivered yet; each one's caller is told it
+/// failed (`RecordPurgedError`). `blocking=false` skips waiting on in-flight
+/// requests' locks (librdkafka's `RD_KAFKA_PURGE_F_NON_BLOCKING`).
+pub fn purge(
+    py: Python<'_>,
+    client: &Client,
+    in_queue: bool,
+    in_flight: bool,
+    blocking: bool,
+) -> PyResult<()> {
+    let mut flags = PurgeConfig::default();
+    if in_queue {
+        flags = flags.queue();
+    }
+    if in_flight {
+        flags = flags.inflight();
+    }
+    if !blocking {
+        flags = flags.non_blocking();
+    }
+    let producer = client.with_producer(|p| Ok(p.clone()))?;
+    py.detach(|| producer.purge(flags));
+    Ok(())
+}
+
+/// Every librdkafka error code as `(code, name, description)`, e.g.
+/// `(-192, "_MSG_TIMED_OUT", "Local: Message timed out")`.
+#[pyfunction]
+pub fn librdkafka_error_codes() -> Vec<(i32, String, String)> {
+    let mut descs: *const rd::rd_kafka_err_desc = std::ptr::null();
+    let mut count = 0usize;
+    // SAFETY: librdkafka hands out a pointer to its static table and its length.
+    unsafe { rd::rd_kafka_get_err_descs(&mut descs, &mut count) };
+    let text = |p: *const std::ffi::c_char| {
+        if p.is_null() {
+            String::new()
+        } else {
+            // SAFETY: non-null entries are static NUL-terminated strings.
+            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+        }
+    };
+    (0..count)
+        // SAFETY: index within the table's length.
+        .map(|i| unsafe { &*descs.add(i) })
+        .filter(|d| !d.name.is_null())
+        .map(|d| (d.code as i32, text(d.name), text(d.desc)))
+        .collect()
+}

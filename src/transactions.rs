@@ -1,0 +1,308 @@
+//! Transactions: `init_transactions`, `begin/commit/abort_transaction`,
+//! `send_offsets_to_transaction`, and the `with producer.transaction():` guard.
+//!
+//! Every call is librdkafka's own transactional API, run with the GIL released.
+//! Errors keep librdkafka's verdict on what the caller may do next: `retriable`
+//! (call again), `txn_requires_abort` (abort, then start over) and `fatal` (the
+//! producer is unusable), set on the raised `KafkaError`.
+
+use std::ffi::CString;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+use rdkafka::bindings as rd;
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::producer::Producer as _;
+use rdkafka::types::RDKafkaErrorCode as Code;
+use rdkafka::util::Timeout;
+use rdkafka::TopicPartitionList;
+
+use crate::client::{Client, RdProducer};
+use crate::errors::Error;
+
+/// Clients whose `init_transactions` succeeded, so `transaction()` runs it once.
+static INITIALIZED: Mutex<Vec<Weak<Client>>> = Mutex::new(Vec::new());
+
+/// An error from a transactional call, with librdkafka's advice on what to do next.
+struct TxnError {
+    error: Error,
+    retriable: bool,
+    txn_requires_abort: bool,
+}
+
+impl TxnError {
+    fn into_py(self, py: Python<'_>) -> PyErr {
+        let err = self.error.to_py(py);
+        let value = err.value(py);
+        // Setting plain attributes on our own exception classes cannot fail.
+        let _ = value.setattr("retriable", self.retriable);
+        let _ = value.setattr("txn_requires_abort", self.txn_requires_abort);
+        err
+    }
+}
+
+impl From<Error> for TxnError {
+    fn from(error: Error) -> Self {
+        TxnError {
+            error,
+            retriable: false,
+            txn_requires_abort: false,
+        }
+    }
+}
+
+fn txn_error(err: &RdError, what: &str) -> TxnError {
+    match err {
+        RdError::Transaction(e) => TxnError {
+            error: Error::Kafka {
+                code: e.code(),
+                message: format!("{what}: {}", e.string()),
+                fatal: e.is_fatal(),
+            },
+            retriable: e.is_retriable(),
+            txn_requires_abort: e.txn_requires_abort(),
+        },
+        other => crate::errors::from_rdkafka(other, what).into(),
+    }
+}
+
+/// A raw `rd_kafka_error_t` (from calls the rdkafka crate does not wrap) → ours.
+///
+/// # Safety
+/// `ptr` is null or an error object we own; it is destroyed here.
+unsafe fn raw_error(ptr: *mut rd::rd_kafka_error_t, what: &str) -> Option<TxnError> {
+    if ptr.is_null() {
+        return None;
+    }
+    let text = std::ffi::CStr::from_ptr(rd::rd_kafka_error_string(ptr))
+        .to_string_lossy()
+        .into_owned();
+    let out = TxnError {
+        error: Error::Kafka {
+            code: rd::rd_kafka_error_code(ptr).into(),
+            message: format!("{what}: {text}"),
+            fatal: rd::rd_kafka_error_is_fatal(ptr) != 0,
+        },
+        retriable: rd::rd_kafka_error_is_retriable(ptr) != 0,
+        txn_requires_abort: rd::rd_kafka_error_txn_requires_abort(ptr) != 0,
+    };
+    rd::rd_kafka_error_destroy(ptr);
+    Some(out)
+}
+
+fn timeout_of(t: Option<Duration>) -> Timeout {
+    t.map_or(Timeout::Never, Timeout::After)
+}
+
+/// The librdkafka handle of a transactional producer (or why there is none).
+fn transactional(client: &Client) -> Result<Arc<RdProducer>, TxnError> {
+    let producer = client.with_producer(|p| Ok(p.clone()))?;
+    if client.properties.get("transactional.id").is_none() {
+        return Err(Error::Kafka {
+            code: Code::State,
+            message: "transactions need a producer created with transactional_id=... \
+                      (librdkafka's transactional.id)"
+                .into(),
+            fatal: false,
+        }
+        .into());
+    }
+    Ok(producer)
+}
+
+/// Run one transactional call with the GIL released.
+fn call(
+    py: Python<'_>,
+    client: &Client,
+    what: &str,
+    f: impl FnOnce(&RdProducer) -> Result<(), TxnError> + Send,
+) -> PyResult<()> {
+    let producer = transactional(client).map_err(|e| e.into_py(py))?;
+    py.detach(|| f(&producer)).map_err(|e| {
+        let mut e = e;
+        if let Error::Kafka { message, .. } = &mut e.error {
+            if !message.starts_with(what) {
+                *message = format!("{what}: {message}");
+            }
+        }
+        e.into_py(py)
+    })
+}
+
+fn is_initialized(client: &Arc<Client>) -> bool {
+    let list = INITIALIZED.lock().unwrap_or_else(|p| p.into_inner());
+    list.iter()
+        .any(|w| w.upgrade().is_some_and(|c| Arc::ptr_eq(&c, client)))
+}
+
+/// `init_transactions(timeout)`: register the transactional id with the cluster
+/// (fencing older producers with the same id). Once per producer.
+pub fn init(py: Python<'_>, client: &Arc<Client>, timeout: Option<Duration>) -> PyResult<()> {
+    call(py, client, "init_transactions", |p| {
+        p.init_transactions(timeout_of(timeout))
+            .map_err(|e| txn_error(&e, "init_transactions"))
+    })?;
+    let mut list = INITIALIZED.lock().unwrap_or_else(|p| p.into_inner());
+    list.retain(|w| w.strong_count() > 0);
+    list.push(Arc::downgrade(client));
+    Ok(())
+}
+
+pub fn begin(py: Python<'_>, client: &Client) -> PyResult<()> {
+    call(py, client, "begin_transaction", |p| {
+        p.begin_transaction()
+            .map_err(|e| txn_error(&e, "begin_transaction"))
+    })
+}
+
+/// Flushes the transaction's records, then commits them.
+pub fn commit(py: Python<'_>, client: &Client, timeout: Option<Duration>) -> PyResult<()> {
+    call(py, client, "commit_transaction", |p| {
+        p.commit_transaction(timeout_of(timeout))
+            .map_err(|e| txn_error(&e, "commit_transaction"))
+    })
+}
+
+/// Purges the transaction's undelivered records (each reported as failed), then aborts.
+pub fn abort(py: Python<'_>, client: &Client, timeout: Option<Duration>) -> PyResult<()> {
+    call(py, client, "abort_transaction", |p| {
+        p.abort_transaction(timeout_of(timeout))
+            .map_err(|e| txn_error(&e, "abort_transaction"))
+    })
+}
+
+/// Consumer group metadata: a group id (str), or the serialized form librdkafka
+/// writes (`bytes`, what confluent-kafka's `consumer_group_metadata()` holds).
+fn group_metadata(
+    group: &Bound<'_, PyAny>,
+) -> Result<*mut rd::rd_kafka_consumer_group_metadata_t, TxnError> {
+    if let Ok(id) = group.extract::<String>() {
+        let id = CString::new(id)
+            .map_err(|_| Error::Config("group id contains a NUL character".into()))?;
+        // SAFETY: a valid C string; the result is owned by the caller.
+        return Ok(unsafe { rd::rd_kafka_consumer_group_metadata_new(id.as_ptr()) });
+    }
+    if let Ok(bytes) = group.cast::<PyBytes>() {
+        let data = bytes.as_bytes();
+        let mut out = std::ptr::null_mut();
+        // SAFETY: `data` outlives the call; on success `out` is owned by the caller.
+        let err = unsafe {
+            rd::rd_kafka_consumer_group_metadata_read(&mut out, data.as_ptr().cast(), data.len())
+        };
+        // SAFETY: err is null or ours.
+        if let Some(e) = unsafe { raw_error(err, "consumer group metadata") } {
+            return Err(e);
+        }
+        return Ok(out);
+    }
+    Err(Error::Config(format!(
+        "group metadata must be a group id (str) or serialized consumer group metadata (bytes), got {}",
+        crate::serialize::json::type_name(group)
+    ))
+    .into())
+}
+
+/// `send_offsets_to_transaction(offsets, group, timeout)`: commit a consumer's
+/// offsets as part of the current transaction. `offsets` are
+/// `(topic, partition, offset)` triples (the offset of the next record to read).
+pub fn send_offsets(
+    py: Python<'_>,
+    client: &Client,
+    offsets: &Bound<'_, PyAny>,
+    group: &Bound<'_, PyAny>,
+    timeout: Option<Duration>,
+) -> PyResult<()> {
+    let what = "send_offsets_to_transaction";
+    let mut list = TopicPartitionList::new();
+    for item in offsets.try_iter()? {
+        let item = item?;
+        let (topic, partition, offset): (String, i32, i64) = item.extract().map_err(|_| {
+            PyErr::from(Error::Config(format!(
+                "{what}: offsets must be (topic, partition, offset) triples, got {}",
+                item.repr().map(|r| r.to_string()).unwrap_or_default()
+            )))
+        })?;
+        list.add_partition_offset(&topic, partition, rdkafka::Offset::Offset(offset))
+            .map_err(|e| txn_error(&e, what).into_py(py))?;
+    }
+    let cgm = group_metadata(group).map_err(|e| e.into_py(py))?;
+    // Raw pointers are not Send; carry them across the GIL release as addresses.
+    let (list_addr, cgm_addr) = (list.ptr() as usize, cgm as usize);
+    let ms = timeout_of(timeout);
+    let result = call(py, client, what, move |p| {
+        let ms = match ms {
+            Timeout::After(d) => d.as_millis().min(i32::MAX as u128) as i32,
+            Timeout::Never => -1,
+        };
+        // SAFETY: the handle, list and metadata are alive for the whole call.
+        let err = unsafe {
+            rd::rd_kafka_send_offsets_to_transaction(
+                p.client().native_ptr(),
+                list_addr as *const _,
+                cgm_addr as *const _,
+                ms,
+            )
+        };
+        // SAFETY: err is null or ours.
+        match unsafe { raw_error(err, what) } {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    });
+    // SAFETY: created above and not used after this.
+    unsafe { rd::rd_kafka_consumer_group_metadata_destroy(cgm) };
+    drop(list);
+    result
+}
+
+/// `with producer.transaction(): ...` — begins on entry (running
+/// `init_transactions` first if this producer never did), commits on a clean
+/// exit, aborts when the block raises (the exception propagates).
+#[pyclass(module = "kafkify._kafkify", frozen)]
+pub struct Transaction {
+    client: Arc<Client>,
+    timeout: Option<Duration>,
+}
+
+impl Transaction {
+    pub fn new(client: Arc<Client>, timeout: Option<Duration>) -> Self {
+        Transaction { client, timeout }
+    }
+}
+
+#[pymethods]
+impl Transaction {
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        let py = slf.py();
+        let me = slf.get();
+        if !is_initialized(&me.client) {
+            init(py, &me.client, me.timeout)?;
+        }
+        begin(py, &me.client)?;
+        Ok(slf)
+    }
+
+    #[pyo3(signature = (*exc))]
+    fn __exit__(&self, py: Python<'_>, exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        let raised = exc.len() > 0 && !exc.get_item(0)?.is_none();
+        if raised {
+            abort(py, &self.client, self.timeout)?;
+            return Ok(false);
+        }
+        if let Err(err) = commit(py, &self.client, self.timeout) {
+            let requires_abort = err
+                .value(py)
+                .getattr("txn_requires_abort")
+                .and_then(|v| v.is_truthy())
+                .unwrap_or(false);
+            if requires_abort {
+                // Leave the producer ready for the next transaction; report the commit error.
+                let _ = abort(py, &self.client, self.timeout);
+            }
+            return Err(err);
+        }
+        Ok(false)
+    }
+}
