@@ -155,9 +155,48 @@ impl Client {
     /// Ctrl+C ends the wait (the records stay queued). Returns how many are left.
     pub fn flush(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
         let producer = self.with_producer(|p| Ok(p.clone()))?;
-        flush_interruptibly(py, &producer, &self.overflow, timeout)
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let left = flush_interruptibly(py, &producer, &self.overflow, timeout)?;
+        if left == 0 {
+            self.wait_for_callbacks(py, &producer, deadline)?;
+        }
+        Ok(left)
     }
 
+    /// Wait (GIL released) until the dispatcher has run the delivery callbacks of
+    /// everything delivered so far, so that after `flush()` every `on_delivery` has
+    /// been called. Not from the dispatcher itself (a callback calling flush()).
+    fn wait_for_callbacks(
+        &self,
+        py: Python<'_>,
+        producer: &RdProducer,
+        deadline: Option<Instant>,
+    ) -> PyResult<()> {
+        let on_dispatcher = self
+            .dispatcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_none_or(|h| h.thread().id() == std::thread::current().id());
+        if on_dispatcher {
+            return Ok(());
+        }
+        let mut reached = producer.context().barrier();
+        loop {
+            let waited;
+            (reached, waited) = py.detach(move || {
+                let waited = reached.recv_timeout(SIGNAL_CHECK_INTERVAL);
+                (reached, waited)
+            });
+            if !matches!(waited, Err(mpsc::RecvTimeoutError::Timeout)) {
+                return Ok(());
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(()); // delivered; some callbacks are still running
+            }
+        }
+    }
     /// Flush, then stop everything. Idempotent. Returns how many records were
     /// still undelivered when `timeout` ran out (they are purged and each one's
     /// caller gets an error). A KeyboardInterrupt during the flush is re-raised

@@ -837,9 +837,9 @@ impl Producer {
         when_full: WhenFull,
     ) -> Result<()> {
         let mut headers = p.headers.take();
-        let mut completion = Box::new(completion);
-        let deadline = match when_full {
-            WhenFull::Wait(limit) => Instant::now().checked_add(limit).unwrap_or_else(far_future),
+        let mut completion = completion;
+        let limit = match when_full {
+            WhenFull::Wait(limit) => limit,
             WhenFull::Defer => {
                 let fields = p.fields();
                 let sent = self.client.with_producer(|producer| {
@@ -851,6 +851,8 @@ impl Producer {
                 return sent.map_err(|(err, _, _)| errors::refused(&err, p.topic, p.value.size()));
             }
         };
+        // Only read the clock once the queue turns out to be full.
+        let mut deadline: Option<Instant> = None;
         loop {
             let fields = p.fields();
             let attempt = self.client.with_producer(move |producer| {
@@ -858,7 +860,13 @@ impl Producer {
             })?;
             match attempt {
                 Ok(()) => return Ok(()),
-                Err((err, h, c)) if queue::is_queue_full(&err) && Instant::now() < deadline => {
+                Err((err, h, c))
+                    if queue::is_queue_full(&err)
+                        && Instant::now()
+                            < *deadline.get_or_insert_with(|| {
+                                Instant::now().checked_add(limit).unwrap_or_else(far_future)
+                            }) =>
+                {
                     (headers, completion) = (h, c);
                     // librdkafka frees room as deliveries complete (the poll thread
                     // serves them): give it a moment without the GIL.
@@ -923,7 +931,6 @@ impl Producer {
         }
         let batch = make_batch(prepared.len());
         for (index, p) in prepared.into_iter().enumerate() {
-            let placeholder = Delivered::failed(topic, partition);
             let completion = Completion::InBatch {
                 batch: batch.clone(),
                 index,
@@ -933,7 +940,7 @@ impl Producer {
                     return Err(err.into());
                 }
                 // Refused by librdkafka (too large, queue full): that record's result.
-                if batch.set(index, Err((err, placeholder))) {
+                if batch.set(index, Err((err, Delivered::failed(topic, partition)))) {
                     if let Some((_, future)) = &batch.future {
                         if let Some(outcomes) = batch.take() {
                             let (ok, value) =

@@ -10,18 +10,21 @@
 //! they were sent in. A record still waiting after `max_block_ms` fails with
 //! QueueFullError (kafka-python's semantics for a full buffer).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::ffi::{c_void, CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseRecord, Producer as _};
+use rdkafka::producer::Producer as _;
 use rdkafka::types::RDKafkaErrorCode as Code;
+use rdkafka::util::IntoOpaque;
 
 use crate::client::RdProducer;
-use crate::delivery::{Completion, Delivered};
+use crate::delivery::{Completion, Delivered, Opaque};
 use crate::errors::{self, Error};
 
 /// One record's fields, borrowed for one attempt.
@@ -34,7 +37,7 @@ pub struct Fields<'a> {
 }
 
 /// What librdkafka handed back with a refusal, for a retry.
-pub type Refused = (RdError, Option<OwnedHeaders>, Box<Completion>);
+pub type Refused = (RdError, Option<OwnedHeaders>, Completion);
 
 pub fn is_queue_full(err: &RdError) -> bool {
     matches!(err, RdError::MessageProduction(Code::QueueFull))
@@ -42,34 +45,86 @@ pub fn is_queue_full(err: &RdError) -> bool {
 
 /// Hand one record to librdkafka (which copies key and value). On refusal the
 /// headers and completion come back, so the caller can retry or report.
+///
+/// `rd_kafka_producev` is called directly rather than through rdkafka's
+/// `BaseProducer::send`, which builds a `CString` of the topic name for every
+/// record: here the topic's C string is cached per thread (a pipeline sends to a
+/// few topics), and fire-and-forget records without a callback carry no
+/// allocation at all (see [`Opaque`]).
 pub fn try_send(
     producer: &RdProducer,
     f: &Fields<'_>,
     headers: Option<OwnedHeaders>,
-    completion: Box<Completion>,
+    completion: Completion,
 ) -> Result<(), Refused> {
-    let mut record: BaseRecord<'_, [u8], [u8], Box<Completion>> =
-        BaseRecord::with_opaque_to(f.topic, completion);
-    if let Some(v) = f.value {
-        record = record.payload(v);
-    }
-    if let Some(k) = f.key {
-        record = record.key(k);
-    }
-    if let Some(p) = f.partition {
-        record = record.partition(p);
-    }
-    if let Some(ts) = f.timestamp_ms {
-        record = record.timestamp(ts);
-    }
-    if let Some(h) = headers {
-        record = record.headers(h);
-    }
-    // Counted before librdkafka sees it: its report can come back before send() returns.
+    use rdkafka::bindings as rd;
+    use rdkafka::bindings::rd_kafka_vtype_t::*;
+    let bytes = |b: Option<&[u8]>| {
+        b.map_or((std::ptr::null_mut(), 0), |b| {
+            (b.as_ptr() as *mut c_void, b.len())
+        })
+    };
+    let (value_ptr, value_len) = bytes(f.value);
+    let (key_ptr, key_len) = bytes(f.key);
+    let opaque = Opaque::from(completion).into_ptr();
+    // `BorrowedHeaders` is rdkafka's zero-sized view whose address is the native
+    // headers pointer (`OwnedHeaders::ptr` is crate-private).
+    let headers_ptr = headers.as_ref().map_or(std::ptr::null_mut(), |h| {
+        h.as_borrowed() as *const _ as *mut rdkafka::bindings::rd_kafka_headers_t
+    });
+    // Counted before librdkafka sees it: its report can come back before producev returns.
     producer.context().record_queued();
-    producer.send(record).map_err(|(err, back)| {
-        producer.context().record_not_queued();
-        (err, back.headers, back.delivery_opaque)
+    let err = with_topic_cstr(f.topic, |topic| {
+        // SAFETY: every pointer is valid for the call (librdkafka copies key and value,
+        // F_COPY); on success librdkafka owns the headers and the opaque.
+        unsafe {
+            rd::rd_kafka_producev(
+                producer.client().native_ptr(),
+                RD_KAFKA_VTYPE_TOPIC,
+                topic.as_ptr(),
+                RD_KAFKA_VTYPE_PARTITION,
+                f.partition.unwrap_or(-1),
+                RD_KAFKA_VTYPE_MSGFLAGS,
+                rd::RD_KAFKA_MSG_F_COPY,
+                RD_KAFKA_VTYPE_VALUE,
+                value_ptr,
+                value_len,
+                RD_KAFKA_VTYPE_KEY,
+                key_ptr,
+                key_len,
+                RD_KAFKA_VTYPE_OPAQUE,
+                opaque,
+                RD_KAFKA_VTYPE_TIMESTAMP,
+                f.timestamp_ms.unwrap_or(0),
+                RD_KAFKA_VTYPE_HEADERS,
+                headers_ptr,
+                RD_KAFKA_VTYPE_END,
+            )
+        }
+    });
+    if err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+        std::mem::forget(headers); // librdkafka owns them now
+        return Ok(());
+    }
+    producer.context().record_not_queued();
+    // SAFETY: librdkafka refused the record, so the opaque is still ours.
+    let completion = unsafe { Opaque::from_ptr(opaque) }.into();
+    Err((RdError::MessageProduction(err.into()), headers, completion))
+}
+
+/// The topic as a C string, cached per thread (a topic name cannot contain NUL:
+/// `validate_topic` allows only ASCII letters, digits, '.', '_' and '-').
+fn with_topic_cstr<R>(topic: &str, f: impl FnOnce(&CStr) -> R) -> R {
+    thread_local! {
+        static LAST: RefCell<(String, CString)> = RefCell::new((String::new(), CString::default()));
+    }
+    LAST.with(|cell| {
+        let mut last = cell.borrow_mut();
+        if last.0 != topic {
+            let c = CString::new(topic).unwrap_or_default();
+            *last = (topic.to_owned(), c);
+        }
+        f(&last.1)
     })
 }
 
@@ -81,7 +136,7 @@ struct Waiting {
     partition: Option<i32>,
     timestamp_ms: Option<i64>,
     headers: Option<OwnedHeaders>,
-    completion: Box<Completion>,
+    completion: Completion,
     deadline: Instant,
 }
 
@@ -119,7 +174,7 @@ impl Overflow {
         producer: &RdProducer,
         f: &Fields<'_>,
         headers: Option<OwnedHeaders>,
-        completion: Box<Completion>,
+        completion: Completion,
     ) -> Result<(), Refused> {
         let mut line = self.lock();
         let (headers, completion) = if line.is_empty() {
@@ -173,7 +228,7 @@ impl Overflow {
                     if Instant::now() >= w.deadline {
                         let size = w.value.as_ref().map_or(0, Vec::len);
                         let error = errors::refused(&err, &w.topic, size);
-                        fail(&producer, *completion, error, &w.topic, w.partition);
+                        fail(&producer, completion, error, &w.topic, w.partition);
                         continue;
                     }
                     producer.context().record_queued();
@@ -190,7 +245,7 @@ impl Overflow {
                 Err((err, _, completion)) => {
                     let size = w.value.as_ref().map_or(0, Vec::len);
                     let error = errors::refused(&err, &w.topic, size);
-                    fail(&producer, *completion, error, &w.topic, w.partition);
+                    fail(&producer, completion, error, &w.topic, w.partition);
                 }
             }
         }
@@ -215,7 +270,7 @@ impl Overflow {
                     w.topic
                 ),
             );
-            fail(producer, *w.completion, error, &w.topic, w.partition);
+            fail(producer, w.completion, error, &w.topic, w.partition);
         }
     }
 }

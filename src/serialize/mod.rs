@@ -147,6 +147,8 @@ pub enum Payload<'py> {
     /// A bytearray's or memoryview's exported buffer: its contents may change
     /// once the GIL is released, see [`Payload::snapshot`].
     Buffer(buffer::Borrowed<'py>),
+    /// A `str`'s UTF-8 (CPython caches it in the object; strings are immutable).
+    Text(Bound<'py, PyString>),
     /// JSON written into the thread's scratch buffer (see [`with_json`]).
     Scratch(&'py [u8]),
     Owned(Vec<u8>),
@@ -158,6 +160,7 @@ impl Payload<'_> {
             Payload::Null => None,
             Payload::Borrowed(b) => Some(b.as_bytes()),
             Payload::Buffer(b) => Some(b.as_slice()),
+            Payload::Text(t) => t.to_str().ok().map(str::as_bytes),
             Payload::Scratch(s) => Some(s),
             Payload::Owned(v) => Some(v),
         }
@@ -195,9 +198,8 @@ fn bytes_like<'py>(obj: &Bound<'py, PyAny>) -> Option<Payload<'py>> {
 
 fn utf8<'py>(obj: &Bound<'py, PyAny>) -> Option<Payload<'py>> {
     let s = obj.cast::<PyString>().ok()?;
-    s.to_str()
-        .ok()
-        .map(|t| Payload::Owned(t.as_bytes().to_vec()))
+    s.to_str().ok()?; // not valid UTF-8 (a lone surrogate): the caller reports it
+    Some(Payload::Text(s.clone()))
 }
 
 fn wrong_type(obj: &Bound<'_, PyAny>, what: &str, expected: &str) -> Error {
