@@ -121,3 +121,24 @@ def test_bytes_like_values_arrive_exactly_and_are_copied_at_send_time(
         mutable[:] = b"changed"  # after produce() returned: must not show
     got = [r.value for r in sorted(read_back(bootstrap, topic, 6), key=lambda r: r.offset)]
     assert got == expected
+
+
+def test_flush_returns_after_every_delivery_callback_ran(bootstrap: str, topic: str) -> None:
+    delivered: list[int] = []
+    nested: list[object] = []
+    producer = kafkify.Producer(bootstrap_servers=bootstrap)
+
+    def flush_from_a_callback(err: object, meta: kafkify.RecordMetadata) -> None:
+        producer.flush(timeout=5)  # on the callback thread: must not wait for itself
+        nested.append(err)
+
+    for round_ in range(3):
+        for i in range(10_000):
+            producer.produce(topic, {"i": i}, on_delivery=lambda e, m, i=i: delivered.append(i))
+        producer.flush()
+        assert len(delivered) == 10_000 * (round_ + 1)  # every callback ran before flush returned
+    producer.produce(topic, {"nested": True}, on_delivery=flush_from_a_callback)
+    producer.flush()
+    assert nested == [None]
+    producer.close()
+    assert len(read_back(bootstrap, topic, expected=30_001)) == 30_001

@@ -28,9 +28,11 @@ DEFAULTS = {"enable.idempotence": "false", "compression.type": "none"}
 
 #: Python-level callbacks of confluent-kafka's config that kafkify does not call.
 IGNORED = {
-    "error_cb": "kafkify logs client errors on the 'kafkify' logger instead",
+    "error_cb": "client errors go to the 'kafkify' logger (kafkify.Producer(on_error=...) "
+    "takes a callback; the shim does not forward it yet)",
     "throttle_cb": "kafkify does not report throttling",
-    "stats_cb": "kafkify does not expose librdkafka statistics yet",
+    "stats_cb": "not forwarded by the shim yet: kafkify.Producer(on_stats=..., "
+    "statistics_interval_ms=...) and metrics() expose librdkafka's statistics",
     "logger": "librdkafka's logs go to the 'kafkify' logger",
 }
 UNSUPPORTED = {"oauth_cb": "kafkify has no OAUTHBEARER token callback yet"}
