@@ -345,6 +345,7 @@ class Transaction:
 def librdkafka_error_codes() -> list[tuple[int, str, str]]:
     """Every librdkafka error code as ``(code, name, description)``."""
 
+@final
 class _MockCluster:
     """librdkafka's mock cluster (use ``kafkify.testing.MockCluster``)."""
 
