@@ -3,7 +3,9 @@ with only the import changed, run against the broker and read back byte for byte
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -148,8 +150,8 @@ def test_closed_producer_and_bad_config(bootstrap: str, topic: str) -> None:
     assert info.value.args[0].code() == KafkaError._INVALID_ARG
     with pytest.raises(KafkaException):
         Producer({"bootstrap.servers": bootstrap, "oauth_cb": lambda _: None})
-    with pytest.warns(IgnoredOptionWarning, match="error_cb"):
-        p = Producer({"bootstrap.servers": bootstrap, "error_cb": lambda err: None})
+    with pytest.warns(IgnoredOptionWarning, match="throttle_cb"):
+        p = Producer({"bootstrap.servers": bootstrap, "throttle_cb": lambda event: None})
     p.close()
     with pytest.raises(RuntimeError):
         p.produce(topic, b"x")
@@ -205,3 +207,34 @@ def test_eos_transactions_example(bootstrap: str, topic: str) -> None:
     producer.flush()
     consumer.close()
     assert b"in-txn" in {r.value for r in read_back(bootstrap, topic, 1)}
+
+
+def test_error_cb_and_stats_cb_are_served_from_poll(bootstrap: str) -> None:
+    errors: list[tuple[KafkaError, str]] = []
+    dead = Producer(
+        {
+            "bootstrap.servers": f"127.0.0.1:{closed_port()}",
+            "error_cb": lambda err: errors.append((err, threading.current_thread().name)),
+        }
+    )
+    deadline = time.monotonic() + 30
+    while not errors and time.monotonic() < deadline:
+        dead.poll(0.2)
+    err, thread = errors[0]
+    assert err.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN)
+    assert thread == threading.current_thread().name  # served by poll(), on our thread
+    dead.close()
+
+    stats: list[dict[str, Any]] = []
+    p = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "statistics.interval.ms": 100,
+            "stats_cb": lambda text: stats.append(json.loads(text)),
+        }
+    )
+    deadline = time.monotonic() + 30
+    while not stats and time.monotonic() < deadline:
+        p.poll(0.2)
+    assert stats[0]["type"] == "producer" and "brokers" in stats[0]
+    p.close()

@@ -8,6 +8,8 @@ The core reports each delivery on its thread into a queue; ``poll`` drains it.
 
 from __future__ import annotations
 
+import functools
+import json
 import queue
 import time
 import warnings
@@ -22,19 +24,18 @@ from kafkify.compat.confluent_kafka.error import KafkaError, KafkaException
 from kafkify.compat.confluent_kafka.message import Message
 
 DeliveryCallback = Callable[[KafkaError | None, Message], object]
+_Report = tuple[DeliveryCallback | None, KafkaError | None, Message]
 
 #: librdkafka's defaults where kafkify's differ (confluent-kafka uses librdkafka's).
 DEFAULTS = {"enable.idempotence": "false", "compression.type": "none"}
 
 #: Python-level callbacks of confluent-kafka's config that kafkify does not call.
 IGNORED = {
-    "error_cb": "client errors go to the 'kafkify' logger (kafkify.Producer(on_error=...) "
-    "takes a callback; the shim does not forward it yet)",
     "throttle_cb": "kafkify does not report throttling",
-    "stats_cb": "not forwarded by the shim yet: kafkify.Producer(on_stats=..., "
-    "statistics_interval_ms=...) and metrics() expose librdkafka's statistics",
     "logger": "librdkafka's logs go to the 'kafkify' logger",
 }
+#: Client-level callbacks, served from poll()/flush() like delivery reports.
+ClientCallback = Callable[[Any], object]
 UNSUPPORTED = {"oauth_cb": "kafkify has no OAUTHBEARER token callback yet"}
 
 
@@ -52,12 +53,13 @@ class Producer:
         conf: dict[str, Any] = dict(config or {})
         # In keyword form, bootstrap_servers= stands for bootstrap.servers (Python
         # callbacks such as error_cb keep their names).
-        python_level = {"on_delivery", *IGNORED, *UNSUPPORTED}
+        python_level = {"on_delivery", "error_cb", "stats_cb", *IGNORED, *UNSUPPORTED}
         conf.update({k if k in python_level else k.replace("_", "."): v for k, v in kwargs.items()})
         conf.update(conf.pop("default.topic.config", None) or {})
         # Both spellings are taken out: librdkafka knows neither.
         on_delivery, dr_cb = conf.pop("on_delivery", None), conf.pop("delivery.report.cb", None)
         self._default_cb: DeliveryCallback | None = on_delivery or dr_cb
+        hooks = self._client_callbacks(conf.pop("error_cb", None), conf.pop("stats_cb", None))
         for name, why in IGNORED.items():
             if conf.pop(name, None) is not None:
                 warnings.warn(
@@ -76,12 +78,32 @@ class Producer:
         raw = {**defaults, **{k: v for k, v in conf.items() if v is not None}}
         try:
             # max_block_ms=0: a full queue raises BufferError at once, as in confluent-kafka.
-            self._producer = kafkify.Producer(config=raw, value_serializer="bytes", max_block_ms=0)
+            self._producer = kafkify.Producer(
+                config=raw, value_serializer="bytes", max_block_ms=0, **hooks
+            )
         except kafkify.KafkaError as e:
             raise KafkaException.from_kafkify(e) from e
-        self._reports: queue.SimpleQueue[tuple[DeliveryCallback | None, KafkaError | None, Message]]
-        self._reports = queue.SimpleQueue()
         self._unserved = _common.Outstanding()
+
+    def _client_callbacks(
+        self, error_cb: ClientCallback | None, stats_cb: ClientCallback | None
+    ) -> dict[str, Callable[[Any], None]]:
+        """The core's ``on_error``/``on_stats`` hooks, queueing confluent's ``error_cb``
+        (a KafkaError) and ``stats_cb`` (librdkafka's statistics JSON) for ``poll``."""
+        self._reports: queue.SimpleQueue[_Report | Callable[[], object]] = queue.SimpleQueue()
+        hooks: dict[str, Callable[[Any], None]] = {}
+        if error_cb is not None:
+            hooks["on_error"] = lambda e: self._reports.put(
+                functools.partial(error_cb, KafkaError.from_kafkify(e))
+            )
+        if stats_cb is not None:
+
+            def on_stats(metrics: dict[str, Any]) -> None:
+                stats = {k: v for k, v in metrics.items() if k != "kafkify"}
+                self._reports.put(functools.partial(stats_cb, json.dumps(stats)))
+
+            hooks["on_stats"] = on_stats
+        return hooks
 
     def produce(
         self,
@@ -181,7 +203,7 @@ class Producer:
         except queue.Empty:
             return 0
         served = 0
-        item: tuple[DeliveryCallback | None, KafkaError | None, Message] | None = first
+        item: _Report | Callable[[], object] | None = first
         while item is not None:
             served += 1
             self._serve(item)
@@ -191,7 +213,10 @@ class Producer:
                 item = None
         return served
 
-    def _serve(self, item: tuple[DeliveryCallback | None, KafkaError | None, Message]) -> None:
+    def _serve(self, item: _Report | Callable[[], object]) -> None:
+        if callable(item):  # error_cb / stats_cb
+            item()
+            return
         cb, err, msg = item
         self._unserved.done()
         if cb is not None:
