@@ -59,7 +59,9 @@ class Producer:
         # Both spellings are taken out: librdkafka knows neither.
         on_delivery, dr_cb = conf.pop("on_delivery", None), conf.pop("delivery.report.cb", None)
         self._default_cb: DeliveryCallback | None = on_delivery or dr_cb
-        hooks = self._client_callbacks(conf.pop("error_cb", None), conf.pop("stats_cb", None))
+        on_error, on_stats = self._client_callbacks(
+            conf.pop("error_cb", None), conf.pop("stats_cb", None)
+        )
         for name, why in IGNORED.items():
             if conf.pop(name, None) is not None:
                 warnings.warn(
@@ -79,7 +81,11 @@ class Producer:
         try:
             # max_block_ms=0: a full queue raises BufferError at once, as in confluent-kafka.
             self._producer = kafkify.Producer(
-                config=raw, value_serializer="bytes", max_block_ms=0, **hooks
+                config=raw,
+                value_serializer="bytes",
+                max_block_ms=0,
+                on_error=on_error,
+                on_stats=on_stats,
             )
         except kafkify.KafkaError as e:
             raise KafkaException.from_kafkify(e) from e
@@ -87,23 +93,26 @@ class Producer:
 
     def _client_callbacks(
         self, error_cb: ClientCallback | None, stats_cb: ClientCallback | None
-    ) -> dict[str, Callable[[Any], None]]:
+    ) -> tuple[
+        Callable[[kafkify.KafkaError], None] | None, Callable[[dict[str, Any]], None] | None
+    ]:
         """The core's ``on_error``/``on_stats`` hooks, queueing confluent's ``error_cb``
         (a KafkaError) and ``stats_cb`` (librdkafka's statistics JSON) for ``poll``."""
         self._reports: queue.SimpleQueue[_Report | Callable[[], object]] = queue.SimpleQueue()
-        hooks: dict[str, Callable[[Any], None]] = {}
-        if error_cb is not None:
-            hooks["on_error"] = lambda e: self._reports.put(
-                functools.partial(error_cb, KafkaError.from_kafkify(e))
-            )
-        if stats_cb is not None:
 
-            def on_stats(metrics: dict[str, Any]) -> None:
+        def on_error(e: kafkify.KafkaError) -> None:
+            if error_cb is not None:
+                self._reports.put(functools.partial(error_cb, KafkaError.from_kafkify(e)))
+
+        def on_stats(metrics: dict[str, Any]) -> None:
+            if stats_cb is not None:
                 stats = {k: v for k, v in metrics.items() if k != "kafkify"}
                 self._reports.put(functools.partial(stats_cb, json.dumps(stats)))
 
-            hooks["on_stats"] = on_stats
-        return hooks
+        return (
+            on_error if error_cb is not None else None,
+            on_stats if stats_cb is not None else None,
+        )
 
     def produce(
         self,
