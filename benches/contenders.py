@@ -72,6 +72,37 @@ def json_dumps_bytes(v: Any) -> bytes:
     return json.dumps(v).encode()
 
 
+def kafka_python_producer(args: argparse.Namespace, linger_ms: int) -> Any:
+    """kafka-python with the canonical JSON idiom. linger_ms=0 (its default) where a
+    record is waited for: at 5 ms every such send would wait 5 ms."""
+    from kafka import KafkaProducer
+
+    return KafkaProducer(
+        bootstrap_servers=args.bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        value_serializer=json_dumps_bytes,
+        key_serializer=str.encode,
+    )
+
+
+async def aiokafka_producer(args: argparse.Namespace, linger_ms: int) -> Any:
+    """A started aiokafka producer (see AIOKAFKA_IDEMPOTENCE)."""
+    from aiokafka import AIOKafkaProducer
+
+    p = AIOKafkaProducer(
+        bootstrap_servers=args.bootstrap,
+        acks="all",
+        enable_idempotence=AIOKAFKA_IDEMPOTENCE,
+        linger_ms=linger_ms,
+        value_serializer=json_dumps_bytes,
+        key_serializer=str.encode,
+    )
+    await p.start()
+    return p
+
+
 # --- (a) fire-and-forget JSON, and (e) the same against the mock cluster ---------
 
 
@@ -135,17 +166,8 @@ def confluent_count_by_probe(p: Any, topic: str) -> int:
 
 
 def kafka_python_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
-    from kafka import KafkaProducer
-
     values, keys = w.json_records(args.records)
-    p = KafkaProducer(
-        bootstrap_servers=args.bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        value_serializer=json_dumps_bytes,
-        key_serializer=str.encode,
-    )
+    p = kafka_python_producer(args, linger_ms=5)
     p.send(f"{args.topic}-warmup", values[0], key=keys[0]).get(timeout=30)
 
     def body() -> None:
@@ -159,20 +181,10 @@ def kafka_python_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def aiokafka_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
-    from aiokafka import AIOKafkaProducer
-
     values, keys = w.json_records(args.records)
 
     async def main() -> dict[str, Any]:
-        p = AIOKafkaProducer(
-            bootstrap_servers=args.bootstrap,
-            acks="all",
-            enable_idempotence=AIOKAFKA_IDEMPOTENCE,
-            linger_ms=5,
-            value_serializer=json_dumps_bytes,
-            key_serializer=str.encode,
-        )
-        await p.start()
+        p = await aiokafka_producer(args, linger_ms=5)
         await p.send_and_wait(f"{args.topic}-warmup", values[0], key=keys[0])
 
         async def body() -> None:
@@ -249,17 +261,8 @@ def confluent_blocking(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def kafka_python_blocking(args: argparse.Namespace) -> dict[str, Any]:
-    from kafka import KafkaProducer
-
     values, keys = w.json_records(args.records)
-    p = KafkaProducer(
-        bootstrap_servers=args.bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=0,  # its default; with 5 ms every send waits 5 ms
-        value_serializer=json_dumps_bytes,
-        key_serializer=str.encode,
-    )
+    p = kafka_python_producer(args, linger_ms=0)
     for i in range(50):
         p.send(f"{args.topic}-warmup", values[i], key=keys[i]).get(timeout=30)
     result = measure_blocking(
@@ -270,20 +273,10 @@ def kafka_python_blocking(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def aiokafka_blocking(args: argparse.Namespace) -> dict[str, Any]:
-    from aiokafka import AIOKafkaProducer
-
     values, keys = w.json_records(args.records)
 
     async def main() -> dict[str, Any]:
-        p = AIOKafkaProducer(
-            bootstrap_servers=args.bootstrap,
-            acks="all",
-            enable_idempotence=AIOKAFKA_IDEMPOTENCE,
-            linger_ms=0,  # its default; with 5 ms every send waits 5 ms
-            value_serializer=json_dumps_bytes,
-            key_serializer=str.encode,
-        )
-        await p.start()
+        p = await aiokafka_producer(args, linger_ms=0)
         for i in range(50):
             await p.send_and_wait(f"{args.topic}-warmup", values[i], key=keys[i])
         latencies: list[float] = []
@@ -338,20 +331,10 @@ def kafkify_asyncio(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def aiokafka_asyncio(args: argparse.Namespace) -> dict[str, Any]:
-    from aiokafka import AIOKafkaProducer
-
     values, keys = w.json_records(args.records)
 
     async def main() -> dict[str, Any]:
-        p = AIOKafkaProducer(
-            bootstrap_servers=args.bootstrap,
-            acks="all",
-            enable_idempotence=AIOKAFKA_IDEMPOTENCE,
-            linger_ms=0,
-            value_serializer=json_dumps_bytes,
-            key_serializer=str.encode,
-        )
-        await p.start()
+        p = await aiokafka_producer(args, linger_ms=0)
         await p.send_and_wait(f"{args.topic}-warmup", values[0], key=keys[0])
         result = await run_tasks(
             lambda i: p.send_and_wait(args.topic, values[i], key=keys[i]), len(values)
