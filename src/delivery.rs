@@ -240,7 +240,9 @@ impl IntoOpaque for Opaque {
 
 /// Work for the dispatcher thread.
 pub enum Job {
-    Deliver(Completion, Outcome),
+    /// Run an `on_delivery` callback (everything else is resolved without Python,
+    /// see `Context::complete`).
+    Callback(Py<PyAny>, Outcome),
     /// Logging, global errors, statistics (see `observe`).
     Observe(Event),
     /// Reached once every earlier job ran: `flush()` returns only after the
@@ -363,7 +365,7 @@ impl Context {
                     self.submit(Job::Observe(self.observer.unclaimed_failure(err)));
                 }
             }
-            other => self.submit(Job::Deliver(other, outcome)),
+            Completion::Callback(callback) => self.submit(Job::Callback(callback, outcome)),
         }
     }
 }
@@ -409,11 +411,7 @@ fn dispatch(py: Python<'_>, batch: Vec<Job>) {
             Job::Barrier(reached) => {
                 let _ = reached.send(());
             }
-            Job::Deliver(Completion::Callback(callback), outcome) => {
-                run_callback(py, &callback, outcome)
-            }
-            // Resolved without Python (see Context::complete); never sent here.
-            Job::Deliver(_, _) => {}
+            Job::Callback(callback, outcome) => run_callback(py, &callback, outcome),
         }
     }
 }
@@ -531,22 +529,29 @@ fn resolver(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 /// futures already done (their awaiting task was cancelled).
 #[pyfunction]
 fn resolve_futures(items: &Bound<'_, PyList>) -> PyResult<()> {
-    let py = items.py();
     for item in items.iter() {
         let (future, ok, value): (Bound<'_, PyAny>, bool, Bound<'_, PyAny>) = item.extract()?;
-        if future
-            .call_method0(pyo3::intern!(py, "done"))?
-            .is_truthy()?
-        {
-            continue;
-        }
-        let method = if ok {
-            pyo3::intern!(py, "set_result")
-        } else {
-            pyo3::intern!(py, "set_exception")
-        };
-        future.call_method1(method, (value,))?;
+        settle(&future, ok, &value)?;
     }
+    Ok(())
+}
+
+/// Set an asyncio future's result (`ok`) or exception, unless it is done already
+/// (its awaiting task was cancelled, or a `send_async` timeout fired first).
+pub fn settle(future: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = future.py();
+    if future
+        .call_method0(pyo3::intern!(py, "done"))?
+        .is_truthy()?
+    {
+        return Ok(());
+    }
+    let method = if ok {
+        pyo3::intern!(py, "set_result")
+    } else {
+        pyo3::intern!(py, "set_exception")
+    };
+    future.call_method1(method, (value,))?;
     Ok(())
 }
 

@@ -833,11 +833,10 @@ impl Producer {
         &self,
         py: Python<'_>,
         mut p: Prepared<'_, '_>,
-        completion: Completion,
+        mut completion: Completion,
         when_full: WhenFull,
     ) -> Result<()> {
         let mut headers = p.headers.take();
-        let mut completion = completion;
         let limit = match when_full {
             WhenFull::Wait(limit) => limit,
             WhenFull::Defer => {
@@ -945,8 +944,7 @@ impl Producer {
                         if let Some(outcomes) = batch.take() {
                             let (ok, value) =
                                 delivery::batch_result(py, outcomes, batch.raise_on_error);
-                            let method = if ok { "set_result" } else { "set_exception" };
-                            future.bind(py).call_method1(method, (value,))?;
+                            delivery::settle(future.bind(py), ok, value.bind(py))?;
                         }
                     }
                 }
@@ -1147,10 +1145,7 @@ fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// `loop.call_later` target: fail the future with a timeout unless already done.
 #[pyfunction]
 fn expire_future(future: &Bound<'_, PyAny>, error: &Bound<'_, PyAny>) -> PyResult<()> {
-    if !future.call_method0("done")?.is_truthy()? {
-        future.call_method1("set_exception", (error,))?;
-    }
-    Ok(())
+    delivery::settle(future, false, error)
 }
 
 fn expire_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {

@@ -224,13 +224,9 @@ impl Overflow {
             };
             match try_send(&producer, &fields, w.headers.take(), w.completion) {
                 Ok(()) => {}
-                Err((err, headers, completion)) if is_queue_full(&err) => {
-                    if Instant::now() >= w.deadline {
-                        let size = w.value.as_ref().map_or(0, Vec::len);
-                        let error = errors::refused(&err, &w.topic, size);
-                        fail(&producer, completion, error, &w.topic, w.partition);
-                        continue;
-                    }
+                Err((err, headers, completion))
+                    if is_queue_full(&err) && Instant::now() < w.deadline =>
+                {
                     producer.context().record_queued();
                     w.headers = headers;
                     w.completion = completion;
@@ -242,6 +238,7 @@ impl Overflow {
                         .unwrap_or_else(|p| p.into_inner())
                         .0;
                 }
+                // Still full after max_block_ms (QueueFullError), or refused outright.
                 Err((err, _, completion)) => {
                     let size = w.value.as_ref().map_or(0, Vec::len);
                     let error = errors::refused(&err, &w.topic, size);

@@ -98,21 +98,7 @@ fn resolve(py: Python<'_>, what: Ready) -> PyResult<()> {
             (future.clone_ref(py), result)
         }
     };
-    let future = future.bind(py);
-    // Done already: its task was cancelled (or a send_async timeout fired).
-    if future
-        .call_method0(pyo3::intern!(py, "done"))?
-        .is_truthy()?
-    {
-        return Ok(());
-    }
-    let method = if ok {
-        pyo3::intern!(py, "set_result")
-    } else {
-        pyo3::intern!(py, "set_exception")
-    };
-    future.call_method1(method, (value,))?;
-    Ok(())
+    delivery::settle(future.bind(py), ok, value.bind(py))
 }
 
 /// The waker of `event_loop`, created and registered with it on first use.
