@@ -9,7 +9,7 @@
 //!   callbacks, and resolves asyncio futures with one `call_soon_threadsafe` per
 //!   event loop per batch (not one per record).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -32,7 +32,8 @@ use crate::wakeup::{LoopWaker, Ready};
 /// Where a record landed (or was headed, for a failure).
 #[derive(Debug, Clone)]
 pub struct Delivered {
-    pub topic: String,
+    /// Shared: a batch's reports all name the same topic (see [`topic_name`]).
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub timestamp: i64,
@@ -45,7 +46,7 @@ impl Delivered {
     /// Where a record that never reached the broker was headed.
     pub fn failed(topic: &str, partition: Option<i32>) -> Self {
         Delivered {
-            topic: topic.to_owned(),
+            topic: Arc::from(topic),
             partition: partition.unwrap_or(-1),
             offset: -1,
             timestamp: -1,
@@ -100,8 +101,20 @@ impl Wait for Waiter {
 
 /// The records of one `send_batch` / `send_batch_async` call: their outcomes in
 /// input order, complete once the last one has reported.
+///
+/// Built for 100k+ records: one slot per record (40 bytes, in one allocation)
+/// takes a success report without a lock, failures (rare) go to a list, and the
+/// topic is stored once. The slots double as the records' opaque pointers, so a
+/// batch record costs librdkafka no allocation of ours (see [`Opaque`]).
 pub struct Batch {
-    state: Mutex<BatchState>,
+    topic: Arc<str>,
+    slots: Box<[Slot]>,
+    /// Records not yet reported; the one that brings it to 0 completes the batch.
+    remaining: AtomicUsize,
+    /// Failed records: (index, error).
+    failures: Mutex<Vec<(usize, Error)>>,
+    /// Whether the result was taken (built once); the condvar's mutex.
+    taken: Mutex<bool>,
     ready: Condvar,
     /// For `send_batch_async`: the future to resolve at the end, and its loop's waker.
     pub future: Option<(Arc<LoopWaker>, Py<PyAny>)>,
@@ -109,24 +122,54 @@ pub struct Batch {
     pub raise_on_error: bool,
 }
 
-struct BatchState {
-    outcomes: Vec<Option<Outcome>>,
-    remaining: usize,
-    taken: bool,
+/// One record of a [`Batch`]: where it landed, once reported. Written once by
+/// whichever thread reports the record, read after `remaining` reached 0 (the
+/// AcqRel count orders them), so relaxed atomics are enough.
+struct Slot {
+    /// The batch's own address (the same in every slot): a pointer to slot `i`
+    /// yields both the batch and `i`.
+    batch: *const Batch,
+    reported: AtomicBool,
+    partition: AtomicI32,
+    key_size: AtomicI32,
+    value_size: AtomicI32,
+    header_size: AtomicI32,
+    offset: AtomicI64,
+    timestamp: AtomicI64,
 }
+
+// SAFETY: `batch` is only an address, dereferenced by `Batch::from_slot` under the
+// record's own reference to the batch; the rest are atomics.
+unsafe impl Send for Slot {}
+unsafe impl Sync for Slot {}
+
+/// A batch whose result may now be built (see [`Batch::result`]); once per batch.
+pub struct Complete;
 
 impl Batch {
     pub fn new(
+        topic: &str,
         len: usize,
         future: Option<(Arc<LoopWaker>, Py<PyAny>)>,
         raise_on_error: bool,
     ) -> Arc<Self> {
-        Arc::new(Batch {
-            state: Mutex::new(BatchState {
-                outcomes: (0..len).map(|_| None).collect(),
-                remaining: len,
-                taken: false,
-            }),
+        Arc::new_cyclic(|this| Batch {
+            topic: Arc::from(topic),
+            slots: (0..len)
+                .map(|_| Slot {
+                    batch: this.as_ptr(),
+                    reported: AtomicBool::new(false),
+                    partition: AtomicI32::new(-1),
+                    key_size: AtomicI32::new(-1),
+                    value_size: AtomicI32::new(-1),
+                    header_size: AtomicI32::new(-1),
+                    offset: AtomicI64::new(-1),
+                    timestamp: AtomicI64::new(-1),
+                })
+                .collect(),
+            remaining: AtomicUsize::new(len),
+            failures: Mutex::new(Vec::new()),
+            taken: Mutex::new(false),
             ready: Condvar::new(),
             future,
             raise_on_error,
@@ -135,50 +178,127 @@ impl Batch {
 
     /// A batch of no records (complete from the start).
     pub fn is_empty(&self) -> bool {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .outcomes
-            .is_empty()
+        self.slots.is_empty()
     }
 
     /// Record one outcome; true when it was the last one missing.
     pub fn set(&self, index: usize, outcome: Outcome) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.outcomes[index].replace(outcome).is_none() {
-            state.remaining -= 1;
+        let slot = &self.slots[index];
+        if slot.reported.swap(true, Ordering::Relaxed) {
+            return false; // reported already (a report and a refusal cannot both come)
         }
-        let complete = state.remaining == 0;
+        match outcome {
+            Ok(d) => {
+                slot.partition.store(d.partition, Ordering::Relaxed);
+                slot.key_size.store(d.key_size, Ordering::Relaxed);
+                slot.value_size.store(d.value_size, Ordering::Relaxed);
+                slot.header_size.store(d.header_size, Ordering::Relaxed);
+                slot.offset.store(d.offset, Ordering::Relaxed);
+                slot.timestamp.store(d.timestamp, Ordering::Relaxed);
+            }
+            Err((err, _)) => lock(&self.failures).push((index, err)),
+        }
+        let complete = self.remaining.fetch_sub(1, Ordering::AcqRel) == 1;
         if complete {
+            // Under the mutex, so a waiter between its check and its wait is not missed.
+            let _taken = lock(&self.taken);
             self.ready.notify_all();
         }
         complete
     }
 
-    fn take_complete(state: &mut BatchState) -> Option<Vec<Outcome>> {
-        if state.remaining != 0 || state.taken {
+    fn take_complete(&self, taken: &mut bool) -> Option<Complete> {
+        if self.remaining.load(Ordering::Acquire) != 0 || *taken {
             return None;
         }
-        state.taken = true;
-        Some(state.outcomes.iter_mut().filter_map(Option::take).collect())
+        *taken = true;
+        Some(Complete)
+    }
+
+    /// The batch's result as Python sees it: a list of RecordMetadata (or the
+    /// exception for that record), or with `raise_on_error` the first failure in
+    /// input order. Call once, with the [`Complete`] that `take`/`wait` gave.
+    pub fn result(&self, py: Python<'_>, _complete: Complete) -> (bool, Py<PyAny>) {
+        let mut failures = std::mem::take(&mut *lock(&self.failures));
+        failures.sort_unstable_by_key(|(index, _)| *index);
+        let mut failures = failures.into_iter().peekable();
+        if self.raise_on_error {
+            if let Some((_, err)) = failures.next() {
+                return (false, err.to_py(py).into_value(py).into_any());
+            }
+        }
+        let _paused = (self.slots.len() >= GC_PAUSE_AT).then(|| GcPause::new(py));
+        let mut values = Vec::with_capacity(self.slots.len());
+        for (index, slot) in self.slots.iter().enumerate() {
+            if failures.peek().is_some_and(|(i, _)| *i == index) {
+                if let Some((_, err)) = failures.next() {
+                    values.push(err.to_py(py).into_value(py).into_any());
+                    continue;
+                }
+            }
+            values.push(metadata_object(
+                py,
+                Delivered {
+                    topic: self.topic.clone(),
+                    partition: slot.partition.load(Ordering::Relaxed),
+                    offset: slot.offset.load(Ordering::Relaxed),
+                    timestamp: slot.timestamp.load(Ordering::Relaxed),
+                    key_size: slot.key_size.load(Ordering::Relaxed),
+                    value_size: slot.value_size.load(Ordering::Relaxed),
+                    header_size: slot.header_size.load(Ordering::Relaxed),
+                },
+            ));
+        }
+        match PyList::new(py, values) {
+            Ok(list) => (true, list.into_any().unbind()),
+            Err(e) => (false, e.into_value(py).into_any()),
+        }
+    }
+
+    /// Record `index`'s opaque pointer: its slot's address, tagged. Consumes the
+    /// record's reference to the batch (given back by [`Batch::from_slot`]).
+    fn into_slot(batch: Arc<Batch>, index: usize) -> *mut std::ffi::c_void {
+        let slot: *const Slot = &batch.slots[index];
+        let _ = Arc::into_raw(batch);
+        (slot as usize | SLOT_TAG) as *mut std::ffi::c_void
+    }
+
+    /// The batch and index behind a tagged slot pointer made by [`Batch::into_slot`].
+    ///
+    /// # Safety
+    /// `tagged` came from `into_slot` and is turned back once.
+    unsafe fn from_slot(tagged: usize) -> (Arc<Batch>, usize) {
+        let slot = (tagged & !SLOT_TAG) as *const Slot;
+        // SAFETY: the record's reference keeps the batch (and its slots) alive.
+        let batch = unsafe { Arc::from_raw((*slot).batch) };
+        let offset = slot as usize - batch.slots.as_ptr() as usize;
+        (batch, offset / std::mem::size_of::<Slot>())
     }
 }
 
 impl Wait for Batch {
-    type Output = Vec<Outcome>;
+    type Output = Complete;
 
-    fn take(&self) -> Option<Vec<Outcome>> {
-        Batch::take_complete(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    fn take(&self) -> Option<Complete> {
+        self.take_complete(&mut lock(&self.taken))
     }
 
-    fn wait(&self, timeout: Duration) -> Option<Vec<Outcome>> {
-        let guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+    fn wait(&self, timeout: Duration) -> Option<Complete> {
+        let guard = lock(&self.taken);
         let (mut guard, _) = self
             .ready
-            .wait_timeout_while(guard, timeout, |state| state.remaining != 0)
+            .wait_timeout_while(guard, timeout, |_| {
+                self.remaining.load(Ordering::Acquire) != 0
+            })
             .unwrap_or_else(|p| p.into_inner());
-        Batch::take_complete(&mut guard)
+        self.take_complete(&mut guard)
     }
+}
+
+/// A mutex's guard, also after a panic elsewhere (the data stays consistent: every
+/// critical section here is a single push, take or flag).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// What to do with a record's delivery report; travels through librdkafka as the
@@ -200,41 +320,69 @@ pub enum Completion {
     },
 }
 
+/// Set in an opaque pointer that points at a batch slot (slots and boxes are
+/// 8-byte aligned, so the bit is free).
+const SLOT_TAG: usize = 1;
+
 /// A record's [`Completion`] as librdkafka carries it (the message's opaque
-/// pointer). Fire-and-forget records without a callback, the bulk of a pipeline,
-/// travel as a null pointer: no allocation on the sending thread to be freed on
-/// the poll thread (glibc makes such cross-thread frees contend for the arena).
-pub struct Opaque(Option<Box<Completion>>);
+/// pointer), without an allocation in the common cases: glibc makes a block
+/// allocated on the sending thread and freed on the poll thread contend for its
+/// arena, and a 200k-record batch would make 200k of them.
+/// - null: fire-and-forget without a callback, the bulk of a pipeline;
+/// - tagged ([`SLOT_TAG`]): record `i` of a batch, pointing at the batch's slot `i`;
+/// - otherwise a `Box<Completion>`.
+pub struct Opaque(*mut std::ffi::c_void);
+
+// SAFETY: an Opaque owns a Completion (or a batch record's reference to its Batch),
+// and both are Send + Sync.
+unsafe impl Send for Opaque {}
+unsafe impl Sync for Opaque {}
+
+impl Drop for Opaque {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            drop(Completion::from(Opaque(std::mem::replace(
+                &mut self.0,
+                std::ptr::null_mut(),
+            ))));
+        }
+    }
+}
 
 impl From<Completion> for Opaque {
     fn from(completion: Completion) -> Self {
-        match completion {
-            Completion::Logged => Opaque(None),
-            other => Opaque(Some(Box::new(other))),
-        }
+        Opaque(match completion {
+            Completion::Logged => std::ptr::null_mut(),
+            Completion::InBatch { batch, index } => Batch::into_slot(batch, index),
+            other => Box::into_raw(Box::new(other)).cast(),
+        })
     }
 }
 
 impl From<Opaque> for Completion {
-    fn from(opaque: Opaque) -> Self {
-        opaque.0.map_or(Completion::Logged, |b| *b)
+    fn from(mut opaque: Opaque) -> Self {
+        let ptr = std::mem::replace(&mut opaque.0, std::ptr::null_mut());
+        if ptr.is_null() {
+            Completion::Logged
+        } else if ptr as usize & SLOT_TAG != 0 {
+            // SAFETY: a tagged opaque was made by `Batch::into_slot`; an Opaque is
+            // turned back into a Completion once (it is not Clone).
+            let (batch, index) = unsafe { Batch::from_slot(ptr as usize) };
+            Completion::InBatch { batch, index }
+        } else {
+            // SAFETY: any other non-null opaque was made from a Box<Completion>.
+            *unsafe { Box::from_raw(ptr.cast::<Completion>()) }
+        }
     }
 }
 
 impl IntoOpaque for Opaque {
-    fn into_ptr(self) -> *mut std::ffi::c_void {
-        self.0
-            .map_or(std::ptr::null_mut(), |b| Box::into_raw(b).cast())
+    fn into_ptr(mut self) -> *mut std::ffi::c_void {
+        std::mem::replace(&mut self.0, std::ptr::null_mut())
     }
 
     unsafe fn from_ptr(ptr: *mut std::ffi::c_void) -> Self {
-        if ptr.is_null() {
-            Opaque(None)
-        } else {
-            // SAFETY: a non-null opaque was made by `into_ptr` from a Box<Completion>
-            // (the caller guarantees it is converted back once).
-            Opaque(Some(unsafe { Box::from_raw(ptr.cast()) }))
-        }
+        Opaque(ptr)
     }
 }
 
@@ -373,7 +521,7 @@ impl Context {
 fn delivered<M: Message>(msg: &M) -> Delivered {
     let size = |len: Option<usize>| len.map_or(-1, |n| n as i32);
     Delivered {
-        topic: msg.topic().to_owned(),
+        topic: topic_name(msg.topic()),
         partition: msg.partition(),
         offset: msg.offset(),
         timestamp: msg.timestamp().to_millis().unwrap_or(-1),
@@ -385,6 +533,21 @@ fn delivered<M: Message>(msg: &M) -> Delivered {
                 .sum()
         })),
     }
+}
+
+/// `topic` as a shared string, reusing the previous report's when it is the same
+/// topic (one allocation per topic change rather than per record, on the poll thread).
+fn topic_name(topic: &str) -> Arc<str> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Arc<str>> = std::cell::RefCell::new(Arc::from(""));
+    }
+    LAST.with(|cell| {
+        let mut last = cell.borrow_mut();
+        if &**last != topic {
+            *last = Arc::from(topic);
+        }
+        last.clone()
+    })
 }
 
 /// The dispatcher thread's body: runs until every sender is dropped.
@@ -452,33 +615,6 @@ impl Drop for GcPause<'_> {
         if let Some(gc) = &self.gc {
             let _ = gc.call_method0("enable");
         }
-    }
-}
-
-/// A batch's result as Python sees it: a list of RecordMetadata (or the exception
-/// for that record), or with `raise_on_error` the first failure in input order.
-pub fn batch_result(
-    py: Python<'_>,
-    outcomes: Vec<Outcome>,
-    raise_on_error: bool,
-) -> (bool, Py<PyAny>) {
-    let _paused = (outcomes.len() >= GC_PAUSE_AT).then(|| GcPause::new(py));
-    let mut values = Vec::with_capacity(outcomes.len());
-    for outcome in outcomes {
-        match outcome {
-            Ok(d) => values.push(metadata_object(py, d)),
-            Err((err, _)) => {
-                let exc = err.to_py(py).into_value(py).into_any();
-                if raise_on_error {
-                    return (false, exc);
-                }
-                values.push(exc);
-            }
-        }
-    }
-    match PyList::new(py, values) {
-        Ok(list) => (true, list.into_any().unbind()),
-        Err(e) => (false, e.into_value(py).into_any()),
     }
 }
 

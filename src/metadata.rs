@@ -1,23 +1,32 @@
 //! `RecordMetadata`: where a record landed, with kafka-python's field names.
 
+use std::sync::Arc;
+
 use pyo3::prelude::*;
 
 use crate::delivery::Delivered;
 
 /// Where a record landed. Field names follow kafka-python's `RecordMetadata`.
-#[pyclass(module = "kafkify._kafkify", frozen, get_all, eq, hash, str)]
+#[pyclass(module = "kafkify._kafkify", frozen, eq, hash, str)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordMetadata {
-    topic: String,
+    /// Shared by every report of a batch (one string, not one per record).
+    topic: Arc<str>,
+    #[pyo3(get)]
     partition: i32,
+    #[pyo3(get)]
     offset: i64,
     /// Milliseconds since the epoch (CreateTime or LogAppendTime); -1 when unknown.
+    #[pyo3(get)]
     timestamp: i64,
     /// -1 when the record had no key.
+    #[pyo3(get)]
     serialized_key_size: i32,
     /// -1 for a tombstone (null value).
+    #[pyo3(get)]
     serialized_value_size: i32,
     /// -1 when the record had no headers.
+    #[pyo3(get)]
     serialized_header_size: i32,
 }
 
@@ -37,10 +46,16 @@ impl From<Delivered> for RecordMetadata {
 
 #[pymethods]
 impl RecordMetadata {
+    /// The topic the record was sent to.
+    #[getter]
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+
     /// `(topic, partition)`, as kafka-python's `topic_partition`.
     #[getter]
-    fn topic_partition(&self) -> (String, i32) {
-        (self.topic.clone(), self.partition)
+    fn topic_partition(&self) -> (&str, i32) {
+        (&self.topic, self.partition)
     }
 
     fn __repr__(&self) -> String {

@@ -357,7 +357,7 @@ impl Producer {
     ) -> PyResult<Py<PyAny>> {
         let timeout = seconds("timeout", timeout)?.unwrap_or(Duration::MAX);
         let started = Instant::now();
-        let make = |n| Batch::new(n, None, raise_on_error);
+        let make = |n| Batch::new(topic, n, None, raise_on_error);
         let batch = self.enqueue_batch(
             py,
             topic,
@@ -368,9 +368,9 @@ impl Producer {
             make,
             WhenFull::Wait(timeout.min(self.max_block)),
         )?;
-        let outcomes =
+        let complete =
             self.wait_blocking(py, &*batch, timeout.saturating_sub(started.elapsed()))?;
-        match delivery::batch_result(py, outcomes, raise_on_error) {
+        match batch.result(py, complete) {
             (true, list) => Ok(list),
             (false, exc) => Err(PyErr::from_value(exc.into_bound(py))),
         }
@@ -399,7 +399,7 @@ impl Producer {
         let event_loop = running_loop(py)?;
         let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
         let target = (wakeup::for_loop(&event_loop)?, future.clone().unbind());
-        let make = |n| Batch::new(n, Some(target), raise_on_error);
+        let make = |n| Batch::new(topic, n, Some(target), raise_on_error);
         let batch = self.enqueue_batch(
             py,
             topic,
@@ -941,9 +941,8 @@ impl Producer {
                 // Refused by librdkafka (too large, queue full): that record's result.
                 if batch.set(index, Err((err, Delivered::failed(topic, partition)))) {
                     if let Some((_, future)) = &batch.future {
-                        if let Some(outcomes) = batch.take() {
-                            let (ok, value) =
-                                delivery::batch_result(py, outcomes, batch.raise_on_error);
+                        if let Some(complete) = batch.take() {
+                            let (ok, value) = batch.result(py, complete);
                             delivery::settle(future.bind(py), ok, value.bind(py))?;
                         }
                     }

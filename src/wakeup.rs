@@ -91,10 +91,10 @@ fn resolve(py: Python<'_>, what: Ready) -> PyResult<()> {
     let (future, (ok, value)) = match what {
         Ready::Record(future, outcome) => (future, delivery::outcome_value(py, outcome)),
         Ready::Batch(batch) => {
-            let (Some((_, future)), Some(outcomes)) = (&batch.future, batch.take()) else {
+            let (Some((_, future)), Some(complete)) = (&batch.future, batch.take()) else {
                 return Ok(());
             };
-            let result = delivery::batch_result(py, outcomes, batch.raise_on_error);
+            let result = batch.result(py, complete);
             (future.clone_ref(py), result)
         }
     };
