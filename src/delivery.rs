@@ -713,3 +713,80 @@ fn run_callback(py: Python<'_>, callback: &Py<PyAny>, outcome: Outcome) {
 pub fn log(py: Python<'_>, level: i32, message: &str, exc: Option<PyErr>) {
     observe::log_to(py, "kafkify", level, message, exc);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivered(partition: i32, offset: i64) -> Delivered {
+        Delivered {
+            partition,
+            offset,
+            ..Delivered::failed("orders", None)
+        }
+    }
+
+    /// A batch record's opaque pointer leads back to the same batch and index,
+    /// and its reference to the batch is handed back exactly once.
+    #[test]
+    fn batch_opaque_round_trips_to_its_slot() {
+        let batch = Batch::new("orders", 3, None, false);
+        for index in [0, 2, 1] {
+            let completion = Completion::InBatch {
+                batch: batch.clone(),
+                index,
+            };
+            let ptr = Opaque::from(completion).into_ptr();
+            assert_eq!(ptr as usize & SLOT_TAG, SLOT_TAG);
+            assert_eq!(
+                Arc::strong_count(&batch),
+                2,
+                "the record holds one reference"
+            );
+            // SAFETY: made by into_ptr just above, turned back once.
+            match Completion::from(unsafe { Opaque::from_ptr(ptr) }) {
+                Completion::InBatch {
+                    batch: back,
+                    index: i,
+                } => {
+                    assert!(Arc::ptr_eq(&back, &batch));
+                    assert_eq!(i, index);
+                }
+                _ => panic!("not a batch completion"),
+            }
+            assert_eq!(Arc::strong_count(&batch), 1);
+        }
+    }
+
+    /// An opaque dropped without being turned back releases what it holds.
+    #[test]
+    fn a_dropped_opaque_releases_its_batch_reference() {
+        let batch = Batch::new("orders", 1, None, false);
+        drop(Opaque::from(Completion::InBatch {
+            batch: batch.clone(),
+            index: 0,
+        }));
+        assert_eq!(Arc::strong_count(&batch), 1);
+        assert!(Opaque::from(Completion::Logged).into_ptr().is_null());
+    }
+
+    /// Outcomes land in their slots; the batch completes on the last one, once,
+    /// and a second report for the same record changes nothing.
+    #[test]
+    fn a_batch_completes_once_with_every_outcome_in_place() {
+        let batch = Batch::new("orders", 3, None, false);
+        assert!(!batch.set(2, Ok(delivered(1, 7))));
+        assert!(batch.take().is_none(), "not complete yet");
+        let failure = Error::Timeout("gone".into());
+        assert!(!batch.set(0, Err((failure, delivered(-1, -1)))));
+        assert!(!batch.set(2, Ok(delivered(9, 9))), "reported already");
+        assert!(batch.set(1, Ok(delivered(0, 3))));
+        assert!(batch.wait(Duration::ZERO).is_some());
+        assert!(batch.take().is_none(), "the result is taken once");
+        let slot = &batch.slots[2];
+        assert_eq!(slot.partition.load(Ordering::Relaxed), 1);
+        assert_eq!(slot.offset.load(Ordering::Relaxed), 7);
+        assert_eq!(lock(&batch.failures).len(), 1);
+        assert_eq!(lock(&batch.failures)[0].0, 0);
+    }
+}
