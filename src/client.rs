@@ -22,6 +22,7 @@ use rdkafka::producer::{BaseProducer, Producer as _, PurgeConfig};
 use crate::config::{self, Properties};
 use crate::delivery::{self, Context};
 use crate::errors::{self, Error, Result};
+use crate::expedite::Expediter;
 use crate::observe::{Hooks, Observer};
 use crate::queue::Overflow;
 
@@ -44,6 +45,9 @@ pub struct Client {
     /// Records from event-loop callers waiting for room in librdkafka's queue.
     pub overflow: Arc<Overflow>,
     overflow_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Sends awaited records once their loop goes idle (None with linger.ms=0).
+    pub expediter: Option<Arc<Expediter>>,
+    expedite_thread: Mutex<Option<JoinHandle<()>>>,
     pub properties: Properties,
     pub delivery_timeout: Duration,
     /// Logger, hooks and counters; outlives `close()` so `metrics()` still answers.
@@ -91,6 +95,19 @@ impl Client {
                 .spawn(move || overflow.run(producer))
                 .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?
         };
+        let expediter = Expediter::new(linger(&properties));
+        let expedite_thread = match &expediter {
+            Some(expediter) => {
+                let (producer, expediter) = (producer.clone(), expediter.clone());
+                Some(
+                    std::thread::Builder::new()
+                        .name("kafkify-expedite".into())
+                        .spawn(move || expediter.run(producer))
+                        .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?,
+                )
+            }
+            None => None,
+        };
         let delivery_timeout = properties
             .get("delivery.timeout.ms")
             .or(properties.get("message.timeout.ms"))
@@ -102,6 +119,8 @@ impl Client {
             dispatcher: Mutex::new(Some(dispatcher)),
             overflow,
             overflow_thread: Mutex::new(Some(overflow_thread)),
+            expediter,
+            expedite_thread: Mutex::new(expedite_thread),
             properties,
             delivery_timeout,
             observer,
@@ -219,13 +238,13 @@ impl Client {
         let left = producer.context().pending();
         py.detach(|| {
             self.overflow.stop();
-            if let Some(handle) = self
-                .overflow_thread
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
-                let _ = handle.join();
+            if let Some(expediter) = &self.expediter {
+                expediter.stop();
+            }
+            for thread in [&self.overflow_thread, &self.expedite_thread] {
+                if let Some(handle) = thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    let _ = handle.join();
+                }
             }
             if left > 0 {
                 self.overflow.fail_all(&producer);
@@ -286,12 +305,9 @@ impl Client {
             std::mem::forget(p);
         }
         std::mem::forget(self.poller.lock().unwrap_or_else(|p| p.into_inner()).take());
-        std::mem::forget(
-            self.overflow_thread
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take(),
-        );
+        for thread in [&self.overflow_thread, &self.expedite_thread] {
+            std::mem::forget(thread.lock().unwrap_or_else(|p| p.into_inner()).take());
+        }
         std::mem::forget(
             self.dispatcher
                 .lock()
@@ -299,6 +315,18 @@ impl Client {
                 .take(),
         );
     }
+}
+
+/// `linger.ms` (or its alias `queue.buffering.max.ms`); librdkafka's 5 ms default.
+fn linger(properties: &Properties) -> Duration {
+    properties
+        .get("linger.ms")
+        .or(properties.get("queue.buffering.max.ms"))
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .map_or(Duration::from_millis(5), |ms| {
+            Duration::from_secs_f64(ms / 1000.0)
+        })
 }
 
 /// Flush in short slices with the GIL released, running signal handlers between.

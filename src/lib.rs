@@ -3,6 +3,7 @@
 //! Module map: `config` (names → librdkafka properties), `serialize` (values, keys,
 //! headers → bytes), `client` (librdkafka handle, threads, lifecycle), `delivery`
 //! (reports → blocked threads, callbacks), `wakeup` (outcomes → asyncio loops),
+//! `expedite` (awaited records leave when their loop goes idle, not after linger),
 //! `queue` (records → librdkafka, and the overflow line for async callers),
 //! `producer` (the Python class), `transactions`, `cluster` (metadata queries, purge),
 //! `metadata` (RecordMetadata), `errors` (one enum → Python exceptions), `observe`
@@ -18,6 +19,7 @@ pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod errors;
+pub mod expedite;
 pub mod metadata;
 pub mod observe;
 pub mod producer;

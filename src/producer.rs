@@ -227,10 +227,12 @@ impl Producer {
 
     /// Send one record; returns an awaitable resolving to its ``RecordMetadata``.
     ///
-    /// Never blocks the event loop. When the local queue is full the record waits
-    /// for room in an overflow line served by a kafkify thread (in order, up to
-    /// ``max_block_ms``). Cancelling the awaiting task is safe (the record may still
-    /// be delivered). Usable from any thread's running loop.
+    /// Never blocks the event loop. The record does not wait out ``linger_ms`` once
+    /// the loop is idle: records sent in one loop iteration share a request, sent
+    /// as soon as the loop has run the tasks that were ready. When the local queue
+    /// is full the record waits for room in an overflow line served by a kafkify
+    /// thread (in order, up to ``max_block_ms``). Cancelling the awaiting task is
+    /// safe (the record may still be delivered). Usable from any thread's running loop.
     ///
     /// Raises (when awaited): the same errors as ``send``, and QueueFullError when
     /// the queue stayed full for ``max_block_ms``. Raises at once:
@@ -265,6 +267,7 @@ impl Producer {
             future: future.clone().unbind(),
         };
         self.enqueue(py, &record, completion, WhenFull::Defer)?;
+        self.expedite(&event_loop)?;
         if let Some(t) = timeout {
             let error = Error::Timeout(format!(
                 "no acknowledgement for a record to topic {topic:?} within {:.3} s (it may still be delivered)",
@@ -410,6 +413,7 @@ impl Producer {
             make,
             WhenFull::Defer,
         )?;
+        self.expedite(&event_loop)?;
         if batch.is_empty() {
             future.call_method1("set_result", (pyo3::types::PyList::empty(py),))?;
         }
@@ -736,6 +740,15 @@ impl Producer {
             client: Client::new(properties, hooks, max_block)?,
             max_block,
         })
+    }
+
+    /// An awaitable send just queued records: have them sent once `event_loop`
+    /// has run what is ready now, rather than after linger.ms (see `expedite`).
+    fn expedite(&self, event_loop: &Bound<'_, PyAny>) -> PyResult<()> {
+        match &self.client.expediter {
+            Some(expediter) => expediter.schedule(event_loop),
+            None => Ok(()),
+        }
     }
 
     /// Encode and hand one record to librdkafka. JSON values are written into the

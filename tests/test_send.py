@@ -213,7 +213,9 @@ def test_cancelling_an_awaiting_task_neither_crashes_nor_loses_the_record(
 
     async def main() -> None:
         task = asyncio.ensure_future(producer.send_async(topic, {"cancelled": True}))
-        await asyncio.sleep(0.01)
+        # One loop iteration: the task sends and awaits. Its future cannot be
+        # resolved before the loop runs again, so the cancel lands on a pending wait.
+        await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -226,16 +228,44 @@ def test_cancelling_an_awaiting_task_neither_crashes_nor_loses_the_record(
     assert values == [{"cancelled": True}, {"after": True}]
 
 
-def test_send_async_timeout_raises_kafka_timeout_error(bootstrap: str) -> None:
-    producer = kafkify.Producer(bootstrap_servers=bootstrap, linger_ms=2000)
+def test_send_async_timeout_raises_kafka_timeout_error() -> None:
+    # Nothing listens there: the record stays queued, so no acknowledgement comes.
+    producer = kafkify.Producer(bootstrap_servers=f"127.0.0.1:{closed_port()}")
 
     async def main() -> None:
         with pytest.raises(kafkify.KafkaTimeoutError) as info:
-            await producer.send_async(create_topic(bootstrap, 1), {"x": 1}, timeout=0.05)
+            await producer.send_async("orders", {"x": 1}, timeout=0.05)
         assert isinstance(info.value, TimeoutError)
 
     asyncio.run(main())
+    with pytest.raises(kafkify.KafkaTimeoutError, match="1 record"):
+        producer.close(timeout=0)  # still queued: purged and counted, not dropped silently
+
+
+def test_awaited_sends_do_not_wait_for_linger(bootstrap: str) -> None:
+    """With a 60 s linger, records whose senders all wait for them go out as soon
+    as the event loop is idle (src/expedite.rs); fire-and-forget records linger."""
+    topic = create_topic(bootstrap, 1)
+    producer = kafkify.Producer(bootstrap_servers=bootstrap, linger_ms=60_000)
+
+    async def main() -> list[kafkify.RecordMetadata]:
+        one = await asyncio.wait_for(producer.send_async(topic, {"i": 0}), timeout=30)
+        wave = await asyncio.wait_for(
+            asyncio.gather(*(producer.send_async(topic, {"i": i}) for i in range(1, 101))),
+            timeout=30,
+        )
+        batch = await asyncio.wait_for(
+            producer.send_batch_async(topic, [{"i": i} for i in range(101, 201)]), timeout=30
+        )
+        return [one, *wave, *batch]
+
+    metas = asyncio.run(main())
+    assert [m.offset for m in metas] == list(range(201))
+    producer.produce(topic, {"i": "lingering"})
+    assert len(producer) == 1  # produce() does not hurry its record
     producer.close()
+    values = [json.loads(r.value)["i"] for r in read_back(bootstrap, topic, expected=202)]
+    assert values == [*range(201), "lingering"]
 
 
 def test_16_threads_share_one_producer_and_lose_nothing(bootstrap: str, topic: str) -> None:

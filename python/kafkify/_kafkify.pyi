@@ -158,7 +158,9 @@ class Producer:
         """Send one record; the awaitable resolves to its RecordMetadata.
 
         Never blocks the loop: when the local queue is full the record waits for
-        room in an ordered overflow line (up to ``max_block_ms``).
+        room in an ordered overflow line (up to ``max_block_ms``). Does not wait out
+        ``linger_ms`` once the loop is idle: the records of one loop iteration share
+        a request, sent as soon as the tasks that were ready have run.
 
         Raises:
             RuntimeError: no running event loop in this thread.
