@@ -11,7 +11,8 @@ compression, linger 5 ms unless the workload says otherwise):
                       json.dumps; confluent's AIOProducer; aiokafka; kafka-python.
   b. blocking         2k sends one at a time, each waited for (kafka-python and
                       aiokafka at linger 0, their default: they would pay 5 ms).
-  c. asyncio          100 tasks each awaiting its sends, 50k records, linger 0 for all.
+  c. asyncio          100 tasks each awaiting its sends, 50k records (linger 5 for all).
+     asyncio_linger0  (c) with linger 0 for all: each client at its lowest latency.
   d. batch_bytes      200k bytes records: kafkify send_batch vs a Rust program over the
                       same rdkafka crate (the ceiling of our stack) and kcat.
   e. mock             (a) against librdkafka's in-process mock cluster: the
@@ -52,6 +53,7 @@ RECORDS = {
     "fire_and_forget": 200_000,
     "blocking": 2_000,
     "asyncio": 50_000,
+    "asyncio_linger0": 50_000,
     "batch_bytes": 200_000,
     "mock": 200_000,
     "asyncio_mock": 50_000,
@@ -66,6 +68,7 @@ OURS = {
     "fire_and_forget": "kafkify produce",
     "blocking": "kafkify send",
     "asyncio": "kafkify send_async",
+    "asyncio_linger0": "kafkify send_async",
     "batch_bytes": "kafkify send_batch",
     "mock": "kafkify produce",
     "asyncio_mock": "kafkify send_async",
@@ -76,6 +79,8 @@ TARGETS = [  # (workload, peer, minimum throughput ratio), from issue 5's "done 
     ("fire_and_forget", "kafka-python send", 10.0),
     ("asyncio", "aiokafka send_and_wait", 5.0),
     ("asyncio", "confluent AIOProducer (tuned, poll task)", 2.0),
+    ("asyncio_linger0", "aiokafka send_and_wait", 5.0),
+    ("asyncio_linger0", "confluent AIOProducer (tuned, poll task)", 2.0),
     ("batch_bytes", "rust rdkafka (ceiling)", 0.7),
 ]
 

@@ -211,6 +211,9 @@ def _main(argv: list[str]) -> int:
         print(install())
         return 0
     if command == "run":
+        # `kill PID` of this script must stop the broker too, not orphan it:
+        # SystemExit unwinds through running(), which stops it by its PID.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         with running() as broker:
             print(broker.bootstrap_servers, flush=True)
             with contextlib.suppress(KeyboardInterrupt):
