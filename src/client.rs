@@ -164,6 +164,18 @@ impl Client {
             .is_none()
     }
 
+    /// Undo `Context::record_queued` for a record that was not queued after all.
+    /// Once closed only the counters `metrics()` reports are left to correct.
+    pub fn record_not_queued(&self) {
+        let uncounted = self.with_producer(|p| {
+            p.context().record_not_queued();
+            Ok(())
+        });
+        if uncounted.is_err() {
+            self.observer.records_unsent(1);
+        }
+    }
+
     /// Records handed to librdkafka and not yet reported back.
     pub fn pending(&self) -> usize {
         self.with_producer(|p| Ok(p.context().pending()))

@@ -26,7 +26,7 @@ use rdkafka::util::IntoOpaque;
 
 use crate::errors::{self, Error};
 use crate::metadata::RecordMetadata;
-use crate::observe::{self, Event, Observer};
+use crate::observe::{self, Event, Observer, OwnLine};
 use crate::wakeup::{LoopWaker, Ready};
 
 /// Where a record landed (or was headed, for a failure).
@@ -102,15 +102,21 @@ impl Wait for Waiter {
 /// The records of one `send_batch` / `send_batch_async` call: their outcomes in
 /// input order, complete once the last one has reported.
 ///
-/// Built for 100k+ records: one slot per record (40 bytes, in one allocation)
-/// takes a success report without a lock, failures (rare) go to a list, and the
-/// topic is stored once. The slots double as the records' opaque pointers, so a
-/// batch record costs librdkafka no allocation of ours (see [`Opaque`]).
+/// Built for 100k+ records, where anything shared between the sending thread and
+/// the poll thread per record shows up (a counter both write bounces its cache
+/// line between the cores for every record):
+/// - one slot per record (40 bytes, in one allocation) takes a success report
+///   without a lock; failures (rare) go to a list; the topic is stored once;
+/// - a record's opaque pointer is its slot's address ([`BatchSlot`]), so librdkafka
+///   carries no allocation of ours, and the records in flight share one reference
+///   to the batch (taken by [`Batch::new`], handed back by the last report) rather
+///   than one reference count update per record.
 pub struct Batch {
     topic: Arc<str>,
     slots: Box<[Slot]>,
     /// Records not yet reported; the one that brings it to 0 completes the batch.
-    remaining: AtomicUsize,
+    /// Written by the poll thread for every record: on its own cache line.
+    remaining: OwnLine<AtomicUsize>,
     /// Failed records: (index, error).
     failures: Mutex<Vec<(usize, Error)>>,
     /// Whether the result was taken (built once); the condvar's mutex.
@@ -126,8 +132,8 @@ pub struct Batch {
 /// whichever thread reports the record, read after `remaining` reached 0 (the
 /// AcqRel count orders them), so relaxed atomics are enough.
 struct Slot {
-    /// The batch's own address (the same in every slot): a pointer to slot `i`
-    /// yields both the batch and `i`.
+    /// The batch's own address (the same in every slot): a [`BatchSlot`] yields
+    /// both the batch and the record's index.
     batch: *const Batch,
     reported: AtomicBool,
     partition: AtomicI32,
@@ -138,8 +144,8 @@ struct Slot {
     timestamp: AtomicI64,
 }
 
-// SAFETY: `batch` is only an address, dereferenced by `Batch::from_slot` under the
-// record's own reference to the batch; the rest are atomics.
+// SAFETY: `batch` is only an address, dereferenced by `BatchSlot::get` while the
+// batch's in-flight reference is held; the rest are atomics.
 unsafe impl Send for Slot {}
 unsafe impl Sync for Slot {}
 
@@ -153,7 +159,7 @@ impl Batch {
         future: Option<(Arc<LoopWaker>, Py<PyAny>)>,
         raise_on_error: bool,
     ) -> Arc<Self> {
-        Arc::new_cyclic(|this| Batch {
+        let batch = Arc::new_cyclic(|this| Batch {
             topic: Arc::from(topic),
             slots: (0..len)
                 .map(|_| Slot {
@@ -167,13 +173,32 @@ impl Batch {
                     timestamp: AtomicI64::new(-1),
                 })
                 .collect(),
-            remaining: AtomicUsize::new(len),
+            remaining: OwnLine(AtomicUsize::new(len)),
             failures: Mutex::new(Vec::new()),
             taken: Mutex::new(false),
             ready: Condvar::new(),
             future,
             raise_on_error,
-        })
+        });
+        if len > 0 {
+            // The in-flight records' reference, handed back by `report` for the last one.
+            std::mem::forget(batch.clone());
+        }
+        batch
+    }
+
+    /// Where record `index`'s report goes: its slot (see [`BatchSlot`]).
+    pub fn slot(&self, index: usize) -> BatchSlot {
+        BatchSlot(&self.slots[index] as *const Slot as usize | SLOT_TAG)
+    }
+
+    /// Record one outcome. The last one missing completes the batch and gets the
+    /// in-flight records' reference to it (to wake an async caller, or drop).
+    pub fn report(&self, index: usize, outcome: Outcome) -> Option<Arc<Batch>> {
+        // SAFETY: `set` says true once per batch, and only for a batch that had
+        // records, whose in-flight reference `new` made and nobody else takes.
+        self.set(index, outcome)
+            .then(|| unsafe { Arc::from_raw(self as *const Batch) })
     }
 
     /// A batch of no records (complete from the start).
@@ -182,7 +207,7 @@ impl Batch {
     }
 
     /// Record one outcome; true when it was the last one missing.
-    pub fn set(&self, index: usize, outcome: Outcome) -> bool {
+    fn set(&self, index: usize, outcome: Outcome) -> bool {
         let slot = &self.slots[index];
         if slot.reported.swap(true, Ordering::Relaxed) {
             return false; // reported already (a report and a refusal cannot both come)
@@ -254,26 +279,6 @@ impl Batch {
             Err(e) => (false, e.into_value(py).into_any()),
         }
     }
-
-    /// Record `index`'s opaque pointer: its slot's address, tagged. Consumes the
-    /// record's reference to the batch (given back by [`Batch::from_slot`]).
-    fn into_slot(batch: Arc<Batch>, index: usize) -> *mut std::ffi::c_void {
-        let slot: *const Slot = &batch.slots[index];
-        let _ = Arc::into_raw(batch);
-        (slot as usize | SLOT_TAG) as *mut std::ffi::c_void
-    }
-
-    /// The batch and index behind a tagged slot pointer made by [`Batch::into_slot`].
-    ///
-    /// # Safety
-    /// `tagged` came from `into_slot` and is turned back once.
-    unsafe fn from_slot(tagged: usize) -> (Arc<Batch>, usize) {
-        let slot = (tagged & !SLOT_TAG) as *const Slot;
-        // SAFETY: the record's reference keeps the batch (and its slots) alive.
-        let batch = unsafe { Arc::from_raw((*slot).batch) };
-        let offset = slot as usize - batch.slots.as_ptr() as usize;
-        (batch, offset / std::mem::size_of::<Slot>())
-    }
 }
 
 impl Wait for Batch {
@@ -313,11 +318,29 @@ pub enum Completion {
     Callback(Py<PyAny>),
     /// Fire-and-forget without a callback: failures are logged.
     Logged,
-    /// Record `index` of a batch.
-    InBatch {
-        batch: Arc<Batch>,
-        index: usize,
-    },
+    /// A record of a batch.
+    InBatch(BatchSlot),
+}
+
+/// Record `i` of a [`Batch`], as it travels: the tagged address of the batch's
+/// slot `i`. It owns nothing: the batch's in-flight reference keeps the batch
+/// alive until its last record has reported, so handing one over touches no
+/// shared counter.
+#[derive(Clone, Copy)]
+pub struct BatchSlot(usize);
+
+impl BatchSlot {
+    /// The batch and the record's index.
+    ///
+    /// # Safety
+    /// The record has not reported yet (so the in-flight reference is held).
+    unsafe fn get<'a>(self) -> (&'a Batch, usize) {
+        let slot = (self.0 & !SLOT_TAG) as *const Slot;
+        // SAFETY: the caller guarantees the batch (and its slots) are alive.
+        let batch = unsafe { &*(*slot).batch };
+        let offset = slot as usize - batch.slots.as_ptr() as usize;
+        (batch, offset / std::mem::size_of::<Slot>())
+    }
 }
 
 /// Set in an opaque pointer that points at a batch slot (slots and boxes are
@@ -329,12 +352,12 @@ const SLOT_TAG: usize = 1;
 /// allocated on the sending thread and freed on the poll thread contend for its
 /// arena, and a 200k-record batch would make 200k of them.
 /// - null: fire-and-forget without a callback, the bulk of a pipeline;
-/// - tagged ([`SLOT_TAG`]): record `i` of a batch, pointing at the batch's slot `i`;
+/// - tagged ([`SLOT_TAG`]): a batch record's [`BatchSlot`];
 /// - otherwise a `Box<Completion>`.
 pub struct Opaque(*mut std::ffi::c_void);
 
-// SAFETY: an Opaque owns a Completion (or a batch record's reference to its Batch),
-// and both are Send + Sync.
+// SAFETY: an Opaque owns a Completion (or is a batch record's slot address), and
+// Completion is Send + Sync.
 unsafe impl Send for Opaque {}
 unsafe impl Sync for Opaque {}
 
@@ -353,7 +376,7 @@ impl From<Completion> for Opaque {
     fn from(completion: Completion) -> Self {
         Opaque(match completion {
             Completion::Logged => std::ptr::null_mut(),
-            Completion::InBatch { batch, index } => Batch::into_slot(batch, index),
+            Completion::InBatch(slot) => slot.0 as *mut std::ffi::c_void,
             other => Box::into_raw(Box::new(other)).cast(),
         })
     }
@@ -365,10 +388,7 @@ impl From<Opaque> for Completion {
         if ptr.is_null() {
             Completion::Logged
         } else if ptr as usize & SLOT_TAG != 0 {
-            // SAFETY: a tagged opaque was made by `Batch::into_slot`; an Opaque is
-            // turned back into a Completion once (it is not Clone).
-            let (batch, index) = unsafe { Batch::from_slot(ptr as usize) };
-            Completion::InBatch { batch, index }
+            Completion::InBatch(BatchSlot(ptr as usize))
         } else {
             // SAFETY: any other non-null opaque was made from a Box<Completion>.
             *unsafe { Box::from_raw(ptr.cast::<Completion>()) }
@@ -423,10 +443,20 @@ impl Context {
         self.observer.record_sent();
     }
 
+    /// ... or this, once for a batch's `n` records (see `queue::send_counted`) ...
+    pub fn records_queued(&self, n: usize) {
+        self.pending.fetch_add(n, Ordering::AcqRel);
+        self.observer.records_sent(n);
+    }
+
     /// ... and this if librdkafka refused it.
     pub fn record_not_queued(&self) {
-        self.pending.fetch_sub(1, Ordering::AcqRel);
-        self.observer.record_unsent();
+        self.records_not_queued(1);
+    }
+
+    pub fn records_not_queued(&self, n: usize) {
+        self.pending.fetch_sub(n, Ordering::AcqRel);
+        self.observer.records_unsent(n);
     }
 
     pub fn pending(&self) -> usize {
@@ -501,8 +531,10 @@ impl Context {
         match completion {
             Completion::Blocking(waiter) => waiter.set(outcome),
             Completion::Future { waker, future } => waker.push(Ready::Record(future, outcome)),
-            Completion::InBatch { batch, index } => {
-                if batch.set(index, outcome) {
+            Completion::InBatch(slot) => {
+                // SAFETY: this is the record's one report.
+                let (batch, index) = unsafe { slot.get() };
+                if let Some(batch) = batch.report(index, outcome) {
                     if let Some((waker, _)) = &batch.future {
                         waker.push(Ready::Batch(batch.clone()));
                     }
@@ -727,47 +759,39 @@ mod tests {
     }
 
     /// A batch record's opaque pointer leads back to the same batch and index,
-    /// and its reference to the batch is handed back exactly once.
+    /// without touching the batch's reference count.
     #[test]
     fn batch_opaque_round_trips_to_its_slot() {
         let batch = Batch::new("orders", 3, None, false);
+        assert_eq!(
+            Arc::strong_count(&batch),
+            2,
+            "ours, and the in-flight records'"
+        );
         for index in [0, 2, 1] {
-            let completion = Completion::InBatch {
-                batch: batch.clone(),
-                index,
-            };
-            let ptr = Opaque::from(completion).into_ptr();
+            let ptr = Opaque::from(Completion::InBatch(batch.slot(index))).into_ptr();
             assert_eq!(ptr as usize & SLOT_TAG, SLOT_TAG);
-            assert_eq!(
-                Arc::strong_count(&batch),
-                2,
-                "the record holds one reference"
-            );
             // SAFETY: made by into_ptr just above, turned back once.
             match Completion::from(unsafe { Opaque::from_ptr(ptr) }) {
-                Completion::InBatch {
-                    batch: back,
-                    index: i,
-                } => {
-                    assert!(Arc::ptr_eq(&back, &batch));
+                Completion::InBatch(slot) => {
+                    // SAFETY: no record of this batch has reported.
+                    let (back, i) = unsafe { slot.get() };
+                    assert!(std::ptr::eq(back, &*batch));
                     assert_eq!(i, index);
                 }
                 _ => panic!("not a batch completion"),
             }
-            assert_eq!(Arc::strong_count(&batch), 1);
+            assert_eq!(Arc::strong_count(&batch), 2);
         }
+        assert!(Opaque::from(Completion::Logged).into_ptr().is_null());
     }
 
-    /// An opaque dropped without being turned back releases what it holds.
+    /// An empty batch is complete from the start and holds no in-flight reference.
     #[test]
-    fn a_dropped_opaque_releases_its_batch_reference() {
-        let batch = Batch::new("orders", 1, None, false);
-        drop(Opaque::from(Completion::InBatch {
-            batch: batch.clone(),
-            index: 0,
-        }));
+    fn an_empty_batch_is_complete_at_once() {
+        let batch = Batch::new("orders", 0, None, false);
         assert_eq!(Arc::strong_count(&batch), 1);
-        assert!(Opaque::from(Completion::Logged).into_ptr().is_null());
+        assert!(batch.take().is_some());
     }
 
     /// Outcomes land in their slots; the batch completes on the last one, once,
@@ -775,12 +799,24 @@ mod tests {
     #[test]
     fn a_batch_completes_once_with_every_outcome_in_place() {
         let batch = Batch::new("orders", 3, None, false);
-        assert!(!batch.set(2, Ok(delivered(1, 7))));
+        assert!(batch.report(2, Ok(delivered(1, 7))).is_none());
         assert!(batch.take().is_none(), "not complete yet");
         let failure = Error::Timeout("gone".into());
-        assert!(!batch.set(0, Err((failure, delivered(-1, -1)))));
-        assert!(!batch.set(2, Ok(delivered(9, 9))), "reported already");
-        assert!(batch.set(1, Ok(delivered(0, 3))));
+        assert!(batch.report(0, Err((failure, delivered(-1, -1)))).is_none());
+        assert!(
+            batch.report(2, Ok(delivered(9, 9))).is_none(),
+            "reported already"
+        );
+        let in_flight = batch
+            .report(1, Ok(delivered(0, 3)))
+            .expect("the last report");
+        assert!(Arc::ptr_eq(&in_flight, &batch));
+        drop(in_flight);
+        assert_eq!(
+            Arc::strong_count(&batch),
+            1,
+            "the in-flight reference came back"
+        );
         assert!(batch.wait(Duration::ZERO).is_some());
         assert!(batch.take().is_none(), "the result is taken once");
         let slot = &batch.slots[2];

@@ -110,9 +110,10 @@ pub struct Observer {
     handle: AtomicPtr<rdkafka::bindings::rd_kafka_t>,
 }
 
-/// A value alone on its cache line (128 bytes: x86 prefetches lines in pairs).
+/// A value alone on its cache line (128 bytes: x86 prefetches lines in pairs), for
+/// a counter one thread updates for every record while others work nearby.
 #[repr(align(128))]
-struct OwnLine<T>(T);
+pub struct OwnLine<T>(pub T);
 
 impl<T> std::ops::Deref for OwnLine<T> {
     type Target = T;
@@ -193,12 +194,16 @@ impl Observer {
 
     /// A record was handed to librdkafka ...
     pub fn record_sent(&self) {
-        self.sent.fetch_add(1, Ordering::AcqRel);
+        self.records_sent(1);
+    }
+
+    pub fn records_sent(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::AcqRel);
     }
 
     /// ... or refused by it after all.
-    pub fn record_unsent(&self) {
-        self.sent.fetch_sub(1, Ordering::AcqRel);
+    pub fn records_unsent(&self, n: usize) {
+        self.sent.fetch_sub(n as u64, Ordering::AcqRel);
     }
 
     /// Count a delivery report; with `log_deliveries`, a DEBUG line for a success.

@@ -781,12 +781,13 @@ impl Producer {
                         value: Payload::Scratch(bytes),
                         ..record
                     };
-                    self.submit(py, record, completion, when_full)
+                    self.submit(py, record, completion, when_full, false)
                 })?
             }
             _ => {
                 let value = self.encode(&self.value_encoder, r.value, "value")?;
-                self.submit(py, Prepared { value, ..record }, completion, when_full)
+                let record = Prepared { value, ..record };
+                self.submit(py, record, completion, when_full, false)
             }
         }
     }
@@ -841,13 +842,17 @@ impl Producer {
         })
     }
 
-    /// Hand a prepared record to librdkafka; `when_full` says what a full queue means.
+    /// Hand a prepared record to librdkafka; `when_full` says what a full queue
+    /// means. `counted`: the record is counted as pending already (a batch counts
+    /// all its records at once, see `queue::send_counted`). On an error the record
+    /// is not counted any more.
     fn submit(
         &self,
         py: Python<'_>,
         mut p: Prepared<'_, '_>,
         mut completion: Completion,
         when_full: WhenFull,
+        mut counted: bool,
     ) -> Result<()> {
         let mut headers = p.headers.take();
         let limit = match when_full {
@@ -858,9 +863,14 @@ impl Producer {
                     Ok(self
                         .client
                         .overflow
-                        .send_or_wait(producer, &fields, headers, completion))
-                })?;
-                return sent.map_err(|(err, _, _)| errors::refused(&err, p.topic, p.value.size()));
+                        .send_or_wait(producer, &fields, headers, completion, counted))
+                });
+                return match sent {
+                    Ok(sent) => {
+                        sent.map_err(|(err, _, _)| errors::refused(&err, p.topic, p.value.size()))
+                    }
+                    Err(closed) => Err(self.uncounted(closed, counted)),
+                };
             }
         };
         // Only read the clock once the queue turns out to be full.
@@ -868,8 +878,21 @@ impl Producer {
         loop {
             let fields = p.fields();
             let attempt = self.client.with_producer(move |producer| {
-                Ok(queue::try_send(producer, &fields, headers, completion))
-            })?;
+                let sent = if counted {
+                    queue::send_counted(producer, &fields, headers, completion)
+                } else {
+                    queue::try_send(producer, &fields, headers, completion)
+                };
+                if matches!(&sent, Err((err, _, _)) if queue::is_queue_full(err)) {
+                    // Still the caller's record while it waits for room (len(), close()).
+                    producer.context().record_queued();
+                }
+                Ok(sent)
+            });
+            let attempt = match attempt {
+                Ok(attempt) => attempt,
+                Err(closed) => return Err(self.uncounted(closed, counted)),
+            };
             match attempt {
                 Ok(()) => return Ok(()),
                 Err((err, h, c))
@@ -879,16 +902,29 @@ impl Producer {
                                 Instant::now().checked_add(limit).unwrap_or_else(far_future)
                             }) =>
                 {
-                    (headers, completion) = (h, c);
+                    (headers, completion, counted) = (h, c, true);
                     // librdkafka frees room as deliveries complete (the poll thread
                     // serves them): give it a moment without the GIL.
                     p.value.snapshot();
                     p.key.snapshot();
                     py.detach(|| std::thread::sleep(Duration::from_millis(1)));
                 }
-                Err((err, _, _)) => return Err(errors::refused(&err, p.topic, p.value.size())),
+                Err((err, _, _)) => {
+                    // Full for longer than max_block_ms: it was counted again to wait.
+                    let waited = queue::is_queue_full(&err);
+                    let err = errors::refused(&err, p.topic, p.value.size());
+                    return Err(self.uncounted(err, waited));
+                }
             }
         }
+    }
+
+    /// `err`, after uncounting a record that `submit` counted but did not queue.
+    fn uncounted(&self, err: Error, counted: bool) -> Error {
+        if counted {
+            self.client.record_not_queued();
+        }
+        err
     }
 
     /// Prepare every record of a batch (raising before anything is queued), then
@@ -941,18 +977,26 @@ impl Producer {
                     .map_err(|e| batch_error(i, e))?,
             );
         }
-        let batch = make_batch(prepared.len());
+        let count = prepared.len();
+        let batch = make_batch(count);
+        // Counted as pending all at once (see `queue::send_counted`).
+        let producer = self.client.with_producer(|p| Ok(p.clone()))?;
+        producer.context().records_queued(count);
         for (index, p) in prepared.into_iter().enumerate() {
-            let completion = Completion::InBatch {
-                batch: batch.clone(),
-                index,
-            };
-            if let Err(err) = self.submit(py, p, completion, when_full) {
+            let completion = Completion::InBatch(batch.slot(index));
+            if let Err(err) = self.submit(py, p, completion, when_full, true) {
                 if matches!(err, Error::Closed | Error::Forked { .. }) {
+                    // Closed meanwhile: this record and the rest were never handed over.
+                    producer.context().records_not_queued(count - index - 1);
+                    for rest in index..count {
+                        let failed = Delivered::failed(topic, partition);
+                        drop(batch.report(rest, Err((Error::Closed, failed))));
+                    }
                     return Err(err.into());
                 }
                 // Refused by librdkafka (too large, queue full): that record's result.
-                if batch.set(index, Err((err, Delivered::failed(topic, partition)))) {
+                let failed = Delivered::failed(topic, partition);
+                if let Some(batch) = batch.report(index, Err((err, failed))) {
                     if let Some((_, future)) = &batch.future {
                         if let Some(complete) = batch.take() {
                             let (ok, value) = batch.result(py, complete);

@@ -57,6 +57,21 @@ pub fn try_send(
     headers: Option<OwnedHeaders>,
     completion: Completion,
 ) -> Result<(), Refused> {
+    // Counted before librdkafka sees it: its report can come back before producev returns.
+    producer.context().record_queued();
+    send_counted(producer, f, headers, completion)
+}
+
+/// [`try_send`] for a record already counted as pending: a batch counts all its
+/// records with one addition first (`Context::records_queued`), instead of one
+/// per record racing the poll thread's subtractions for the counter's cache line.
+/// A refused record is uncounted, as with `try_send`.
+pub fn send_counted(
+    producer: &RdProducer,
+    f: &Fields<'_>,
+    headers: Option<OwnedHeaders>,
+    completion: Completion,
+) -> Result<(), Refused> {
     use rdkafka::bindings as rd;
     use rdkafka::bindings::rd_kafka_vtype_t::*;
     let bytes = |b: Option<&[u8]>| {
@@ -72,8 +87,6 @@ pub fn try_send(
     let headers_ptr = headers.as_ref().map_or(std::ptr::null_mut(), |h| {
         h.as_borrowed() as *const _ as *mut rdkafka::bindings::rd_kafka_headers_t
     });
-    // Counted before librdkafka sees it: its report can come back before producev returns.
-    producer.context().record_queued();
     let err = with_topic_cstr(f.topic, |topic| {
         // SAFETY: every pointer is valid for the call (librdkafka copies key and value,
         // F_COPY); on success librdkafka owns the headers and the opaque.
@@ -169,25 +182,37 @@ impl Overflow {
 
     /// Send now if nobody is waiting and there is room; otherwise join the line.
     /// Errors other than a full queue (too large, unknown partition) come back.
+    /// `counted`: the record is already counted as pending (see [`send_counted`]).
     pub fn send_or_wait(
         &self,
         producer: &RdProducer,
         f: &Fields<'_>,
         headers: Option<OwnedHeaders>,
         completion: Completion,
+        counted: bool,
     ) -> Result<(), Refused> {
         let mut line = self.lock();
-        let (headers, completion) = if line.is_empty() {
-            match try_send(producer, f, headers, completion) {
+        let (headers, completion, counted) = if line.is_empty() {
+            let sent = if counted {
+                send_counted(producer, f, headers, completion)
+            } else {
+                try_send(producer, f, headers, completion)
+            };
+            match sent {
                 Ok(()) => return Ok(()),
-                Err((err, headers, completion)) if is_queue_full(&err) => (headers, completion),
+                // Refused: uncounted again.
+                Err((err, headers, completion)) if is_queue_full(&err) => {
+                    (headers, completion, false)
+                }
                 Err(refused) => return Err(refused),
             }
         } else {
-            (headers, completion)
+            (headers, completion, counted)
         };
-        // It counts as pending (len(), flush) from now on.
-        producer.context().record_queued();
+        if !counted {
+            // It counts as pending (len(), flush) from now on.
+            producer.context().record_queued();
+        }
         line.push_back(Waiting {
             topic: f.topic.to_owned(),
             value: f.value.map(<[u8]>::to_vec),

@@ -7,6 +7,8 @@ from __future__ import annotations
 import array
 import asyncio
 import json
+import threading
+import time
 
 import pytest
 
@@ -142,3 +144,55 @@ def test_flush_returns_after_every_delivery_callback_ran(bootstrap: str, topic: 
     assert nested == [None]
     producer.close()
     assert len(read_back(bootstrap, topic, expected=30_001)) == 30_001
+
+
+def test_closing_while_a_batch_waits_for_room_fails_the_call_and_counts_nothing_twice() -> None:
+    producer = kafkify.Producer(
+        bootstrap_servers=f"127.0.0.1:{closed_port()}",
+        max_block_ms=60_000,
+        config={"queue.buffering.max.messages": 1},
+    )
+    outcome: list[BaseException | list[object]] = []
+
+    def send() -> None:
+        try:
+            outcome.append(producer.send_batch("t", [{"i": i} for i in range(5)], timeout=60))
+        except BaseException as exc:  # the test inspects it
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    while len(producer) < 1:  # record 0 is queued; record 1 waits for room
+        time.sleep(0.01)
+    # All 5 count as undelivered: record 0 is purged, the others fail with the call.
+    with pytest.raises(kafkify.KafkaTimeoutError, match="5 record"):
+        producer.close(timeout=0)
+    sender.join(timeout=30)
+    assert not sender.is_alive()
+    assert isinstance(outcome[0], kafkify.ProducerClosedError), outcome
+    assert len(producer) == 0
+    counters = producer.metrics()["kafkify"]
+    assert counters["in_flight"] == 0, counters
+    assert (counters["sent"], counters["failed"]) == (1, 1), counters  # only record 0 left
+
+
+def test_closing_with_a_batch_in_the_overflow_line_fails_each_of_its_records() -> None:
+    producer = kafkify.Producer(
+        bootstrap_servers=f"127.0.0.1:{closed_port()}",
+        config={"queue.buffering.max.messages": 1},
+    )
+
+    async def main() -> None:
+        first = producer.send_async("t", {"first": True})  # takes the only room
+        batch = producer.send_batch_async("t", [{"i": i} for i in range(4)])  # in line
+        assert len(producer) == 5
+        with pytest.raises(kafkify.KafkaTimeoutError, match="5 record"):
+            await producer.stop(timeout=0.2)
+        with pytest.raises(kafkify.RecordPurgedError):
+            await first
+        results = await batch
+        assert [type(r) for r in results] == [kafkify.RecordPurgedError] * 4, results
+        assert len(producer) == 0
+        assert producer.metrics()["kafkify"]["in_flight"] == 0
+
+    asyncio.run(main())
