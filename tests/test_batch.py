@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import pytest
@@ -23,6 +24,9 @@ def test_send_batch_returns_metadata_in_input_order(bootstrap: str, topic: str) 
     for i, m in enumerate(metas):
         assert isinstance(m, kafkify.RecordMetadata)
         assert held[(m.partition, m.offset)] == (keys[i].encode(), values[i], [("batch", b"1")])
+    # They hold no Python references, so the cyclic GC does not track (or traverse) them.
+    assert not any(gc.is_tracked(m) for m in metas)
+    assert {m.topic for m in metas} == {topic}
 
 
 def test_a_bad_value_raises_before_anything_is_queued(bootstrap: str) -> None:
