@@ -421,10 +421,8 @@ pub enum Job {
 /// The rdkafka client context: routes delivery reports and log lines.
 pub struct Context {
     jobs: Mutex<Sender<Job>>,
-    /// Records queued and not yet reported back. librdkafka's `outq_len` also
-    /// counts queued events (errors, logs), so it cannot say "records left".
-    pending: AtomicUsize,
-    /// Logger, on_error/on_stats hooks and counters (see `observe`).
+    /// Logger, on_error/on_stats hooks and counters (see `observe`). Its counters
+    /// also say how many records are pending: sent, minus delivered and failed.
     observer: Arc<Observer>,
 }
 
@@ -432,20 +430,17 @@ impl Context {
     pub fn new(jobs: Sender<Job>, observer: Arc<Observer>) -> Self {
         Context {
             jobs: Mutex::new(jobs),
-            pending: AtomicUsize::new(0),
             observer,
         }
     }
 
     /// Call before handing a record to librdkafka ...
     pub fn record_queued(&self) {
-        self.pending.fetch_add(1, Ordering::AcqRel);
         self.observer.record_sent();
     }
 
     /// ... or this, once for a batch's `n` records (see `queue::send_counted`) ...
     pub fn records_queued(&self, n: usize) {
-        self.pending.fetch_add(n, Ordering::AcqRel);
         self.observer.records_sent(n);
     }
 
@@ -455,12 +450,15 @@ impl Context {
     }
 
     pub fn records_not_queued(&self, n: usize) {
-        self.pending.fetch_sub(n, Ordering::AcqRel);
         self.observer.records_unsent(n);
     }
 
+    /// Records queued and not yet reported back (librdkafka's `outq_len` also
+    /// counts queued events: errors, logs). Not one counter that senders add to
+    /// and the poll thread subtracts from: that bounced its cache line between
+    /// the cores for every record.
     pub fn pending(&self) -> usize {
-        self.pending.load(Ordering::Acquire)
+        self.observer.in_flight()
     }
 
     /// A receiver that gets a message (or hangs up, if the dispatcher is gone)
@@ -506,7 +504,6 @@ impl ProducerContext for Context {
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: Opaque) {
         let completion = Completion::from(opaque);
-        self.pending.fetch_sub(1, Ordering::AcqRel);
         if let Some(event) = self.observer.delivery(result) {
             self.submit(Job::Observe(event));
         }

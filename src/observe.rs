@@ -206,6 +206,14 @@ impl Observer {
         self.sent.fetch_sub(n as u64, Ordering::AcqRel);
     }
 
+    /// Records sent and not yet reported (delivered or failed).
+    pub fn in_flight(&self) -> usize {
+        let done = self.delivered.load(Ordering::Acquire) + self.failed.load(Ordering::Acquire);
+        // Read last: a record is counted as sent before its report can be counted.
+        let sent = self.sent.load(Ordering::Acquire);
+        sent.saturating_sub(done) as usize
+    }
+
     /// Count a delivery report; with `log_deliveries`, a DEBUG line for a success.
     pub fn delivery(self: &Arc<Self>, result: &DeliveryResult<'_>) -> Option<Event> {
         let msg = match result {
@@ -293,9 +301,11 @@ impl Observer {
             },
             _ => PyDict::new(py),
         };
-        let sent = self.sent.load(Ordering::Acquire);
-        let delivered = self.delivered.load(Ordering::Acquire);
-        let failed = self.failed.load(Ordering::Acquire);
+        let (delivered, failed) = (
+            self.delivered.load(Ordering::Acquire),
+            self.failed.load(Ordering::Acquire),
+        );
+        let sent = self.sent.load(Ordering::Acquire); // after: never below the others
         let latencies = self.latencies.load(Ordering::Acquire);
         let own = PyDict::new(py);
         own.set_item("sent", sent)?;
