@@ -17,8 +17,8 @@
 //! those records anyway). A producer with `linger.ms=0` starts no such thread.
 //! `produce()` (fire-and-forget) never kicks: its records keep lingering.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -26,8 +26,9 @@ use pyo3::prelude::*;
 use crate::client::{self, RdProducer};
 
 pub struct Expediter {
-    /// A kick is scheduled on some loop and has not run yet (one per iteration).
-    scheduled: AtomicBool,
+    /// When a kick was last scheduled on some loop and has not run yet (µs since
+    /// `since_epoch`'s epoch, 0: none), so a busy loop gets one kick per iteration.
+    scheduled: AtomicU64,
     state: Mutex<State>,
     kicked: Condvar,
     linger: Duration,
@@ -45,7 +46,7 @@ impl Expediter {
     pub fn new(linger: Duration) -> Option<Arc<Self>> {
         (!linger.is_zero()).then(|| {
             Arc::new(Expediter {
-                scheduled: AtomicBool::new(false),
+                scheduled: AtomicU64::new(0),
                 state: Mutex::new(State::default()),
                 kicked: Condvar::new(),
                 linger,
@@ -56,21 +57,25 @@ impl Expediter {
     /// Called by an awaitable send on its loop's thread: make sure a kick runs
     /// once the loop has run what is ready now.
     pub fn schedule(self: &Arc<Self>, event_loop: &Bound<'_, PyAny>) -> PyResult<()> {
-        if self.scheduled.swap(true, Ordering::AcqRel) {
+        let now = since_epoch();
+        let pending = self.scheduled.load(Ordering::Acquire);
+        // A kick that has not run for this long sits on a loop that was stopped
+        // or closed (it will never run), or one too busy to matter: schedule anew.
+        if pending != 0 && now.saturating_sub(pending) < STALE_KICK_US {
             return Ok(());
         }
+        self.scheduled.store(now.max(1), Ordering::Release);
         let kick = Kick(self.clone());
-        if let Err(err) =
-            event_loop.call_method1(pyo3::intern!(event_loop.py(), "call_soon"), (kick,))
-        {
-            self.scheduled.store(false, Ordering::Release);
+        let py = event_loop.py();
+        if let Err(err) = event_loop.call_method1(pyo3::intern!(py, "call_soon"), (kick,)) {
+            self.scheduled.store(0, Ordering::Release);
             return Err(err);
         }
         Ok(())
     }
 
     fn kick(&self) {
-        self.scheduled.store(false, Ordering::Release);
+        self.scheduled.store(0, Ordering::Release);
         let mut state = self.lock();
         state.kick = Some(Instant::now());
         self.kicked.notify_one();
@@ -116,6 +121,15 @@ impl Expediter {
         state.stop = true;
         self.kicked.notify_all();
     }
+}
+
+/// See `Expediter::schedule`.
+const STALE_KICK_US: u64 = 50_000;
+
+/// Microseconds since the first call (a monotonic clock that fits an atomic).
+fn since_epoch() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
 /// The callable scheduled with `loop.call_soon` (see the module docs).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 
 import pytest
 
@@ -266,6 +267,28 @@ def test_awaited_sends_do_not_wait_for_linger(bootstrap: str) -> None:
     producer.close()
     values = [json.loads(r.value)["i"] for r in read_back(bootstrap, topic, expected=202)]
     assert values == [*range(201), "lingering"]
+
+
+def test_a_kick_lost_with_its_event_loop_does_not_stop_later_ones(bootstrap: str) -> None:
+    topic = create_topic(bootstrap, 1)
+    producer = kafkify.Producer(bootstrap_servers=bootstrap, linger_ms=60_000)
+    loop = asyncio.new_event_loop()
+
+    async def send_and_stop() -> None:
+        producer.send_async(topic, {"i": 0})  # schedules a kick for the next iteration,
+        asyncio.get_running_loop().stop()  # which never comes
+
+    loop.run_until_complete(send_and_stop())
+    loop.close()
+    time.sleep(0.1)  # longer than a kick may stay pending (src/expedite.rs)
+
+    async def main() -> kafkify.RecordMetadata:
+        return await asyncio.wait_for(producer.send_async(topic, {"i": 1}), timeout=30)
+
+    assert asyncio.run(main()).offset == 1
+    producer.close()
+    values = [json.loads(r.value)["i"] for r in read_back(bootstrap, topic, expected=2)]
+    assert values == [0, 1]
 
 
 def test_16_threads_share_one_producer_and_lose_nothing(bootstrap: str, topic: str) -> None:
