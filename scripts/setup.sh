@@ -57,6 +57,11 @@ make_venv() {  # make_venv DIR: a venv with the pinned dev requirements
 
 build_wheel() {  # build the release wheel into $ROOT/dist (replacing older ones)
     rm -rf "$ROOT/dist"
+    # The shared target dir serves every checkout (clones, worktrees), and a cdylib's
+    # file name carries no hash: another checkout's build overwrites it, and cargo,
+    # which fingerprints by checkout, would call this checkout's copy fresh and ship
+    # the other one's code. A missing output is always rebuilt (our crate only, ~20 s).
+    rm -f "$CARGO_TARGET_DIR/release/deps/lib_kafkify.so" "$CARGO_TARGET_DIR/release/lib_kafkify.so"
     (cd "$ROOT" && "$ROOT/.venv/bin/maturin" build --release --locked --out "$ROOT/dist" --quiet)
     WHEEL="$(ls "$ROOT"/dist/kafkify-*.whl)"
     export WHEEL
