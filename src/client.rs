@@ -95,7 +95,9 @@ impl Client {
                 .spawn(move || overflow.run(producer))
                 .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?
         };
-        let expediter = Expediter::new(linger(&properties));
+        // librdkafka's default linger.ms is 5 ms.
+        let linger = millis(&properties, "linger.ms", "queue.buffering.max.ms");
+        let expediter = Expediter::new(linger.unwrap_or(Duration::from_millis(5)));
         let expedite_thread = match &expediter {
             Some(expediter) => {
                 let (producer, expediter) = (producer.clone(), expediter.clone());
@@ -108,11 +110,8 @@ impl Client {
             }
             None => None,
         };
-        let delivery_timeout = properties
-            .get("delivery.timeout.ms")
-            .or(properties.get("message.timeout.ms"))
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(Duration::from_secs(300), Duration::from_millis);
+        let delivery_timeout = millis(&properties, "delivery.timeout.ms", "message.timeout.ms")
+            .unwrap_or(Duration::from_secs(300));
         let client = Arc::new(Client {
             producer: RwLock::new(Some(producer)),
             poller: Mutex::new(Some((stop, poller))),
@@ -329,16 +328,15 @@ impl Client {
     }
 }
 
-/// `linger.ms` (or its alias `queue.buffering.max.ms`); librdkafka's 5 ms default.
-fn linger(properties: &Properties) -> Duration {
+/// A property in milliseconds, set under its name or its alias (librdkafka takes
+/// fractions for some, such as linger.ms); None when unset (librdkafka's default).
+fn millis(properties: &Properties, name: &str, alias: &str) -> Option<Duration> {
     properties
-        .get("linger.ms")
-        .or(properties.get("queue.buffering.max.ms"))
+        .get(name)
+        .or(properties.get(alias))
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|ms| ms.is_finite() && *ms >= 0.0)
-        .map_or(Duration::from_millis(5), |ms| {
-            Duration::from_secs_f64(ms / 1000.0)
-        })
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
 }
 
 /// Flush in short slices with the GIL released, running signal handlers between.

@@ -62,10 +62,10 @@ pub fn try_send(
     send_counted(producer, f, headers, completion)
 }
 
-/// [`try_send`] for a record already counted as pending: a batch counts all its
-/// records with one addition first (`Context::records_queued`), instead of one
-/// per record racing the poll thread's subtractions for the counter's cache line.
-/// A refused record is uncounted, as with `try_send`.
+/// [`try_send`] for a record already counted as sent: a batch counts all its
+/// records with one addition first (`Context::records_queued`), so they all count
+/// as pending (`len()`, `close()`) from the call on, and the sending loop skips an
+/// atomic add per record. A refused record is uncounted, as with `try_send`.
 pub fn send_counted(
     producer: &RdProducer,
     f: &Fields<'_>,
