@@ -27,6 +27,11 @@ const INFO: i32 = 20;
 const WARNING: i32 = 30;
 const ERROR: i32 = 40;
 
+/// Delivery latencies: every report is timed until this many, then 1 in
+/// `LATENCY_SAMPLING` (see `Observer::delivery`).
+const LATENCY_ALWAYS: u64 = 64;
+const LATENCY_SAMPLING: u64 = 16;
+
 /// The user's observability options.
 #[derive(Default)]
 pub struct Hooks {
@@ -223,10 +228,17 @@ impl Observer {
                 return None;
             }
         };
-        self.delivered.fetch_add(1, Ordering::AcqRel);
+        let before = self.delivered.fetch_add(1, Ordering::AcqRel);
+        // Timing a report reads the clock: after the first reports, 1 in 16 is
+        // timed, which keeps the average and spares the poll thread a clock read
+        // per record (a few % of a 200k-record batch on 2 cores).
+        let timed = before < LATENCY_ALWAYS || before % LATENCY_SAMPLING == 0;
+        if !timed && !self.hooks.log_deliveries {
+            return None;
+        }
         // SAFETY: the message is alive for this call; the function only reads it.
         let latency = unsafe { rdkafka::bindings::rd_kafka_message_latency(msg.ptr()) };
-        if latency >= 0 {
+        if latency >= 0 && timed {
             self.latency_us.fetch_add(latency as u64, Ordering::AcqRel);
             self.latencies.fetch_add(1, Ordering::AcqRel);
         }
