@@ -42,7 +42,42 @@ pub struct Delivered {
     pub header_size: i32,
 }
 
+/// Where a record landed, without its topic: what a batch keeps per record (it
+/// stores its topic once).
+#[derive(Debug, Clone, Copy)]
+pub struct Landed {
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key_size: i32,
+    pub value_size: i32,
+    pub header_size: i32,
+}
+
 impl Delivered {
+    fn new(topic: Arc<str>, at: Landed) -> Self {
+        Delivered {
+            topic,
+            partition: at.partition,
+            offset: at.offset,
+            timestamp: at.timestamp,
+            key_size: at.key_size,
+            value_size: at.value_size,
+            header_size: at.header_size,
+        }
+    }
+
+    fn landed(&self) -> Landed {
+        Landed {
+            partition: self.partition,
+            offset: self.offset,
+            timestamp: self.timestamp,
+            key_size: self.key_size,
+            value_size: self.value_size,
+            header_size: self.header_size,
+        }
+    }
+
     /// Where a record that never reached the broker was headed.
     pub fn failed(topic: &str, partition: Option<i32>) -> Self {
         Delivered {
@@ -194,7 +229,7 @@ impl Batch {
 
     /// Record one outcome. The last one missing completes the batch and gets the
     /// in-flight records' reference to it (to wake an async caller, or drop).
-    pub fn report(&self, index: usize, outcome: Outcome) -> Option<Arc<Batch>> {
+    pub fn report(&self, index: usize, outcome: Result<Landed, Error>) -> Option<Arc<Batch>> {
         // SAFETY: `set` says true once per batch, and only for a batch that had
         // records, whose in-flight reference `new` made and nobody else takes.
         self.set(index, outcome)
@@ -207,7 +242,7 @@ impl Batch {
     }
 
     /// Record one outcome; true when it was the last one missing.
-    fn set(&self, index: usize, outcome: Outcome) -> bool {
+    fn set(&self, index: usize, outcome: Result<Landed, Error>) -> bool {
         let slot = &self.slots[index];
         if slot.reported.swap(true, Ordering::Relaxed) {
             return false; // reported already (a report and a refusal cannot both come)
@@ -221,7 +256,7 @@ impl Batch {
                 slot.offset.store(d.offset, Ordering::Relaxed);
                 slot.timestamp.store(d.timestamp, Ordering::Relaxed);
             }
-            Err((err, _)) => lock(&self.failures).push((index, err)),
+            Err(err) => lock(&self.failures).push((index, err)),
         }
         let complete = self.remaining.fetch_sub(1, Ordering::AcqRel) == 1;
         if complete {
@@ -261,18 +296,15 @@ impl Batch {
                     continue;
                 }
             }
-            values.push(metadata_object(
-                py,
-                Delivered {
-                    topic: self.topic.clone(),
-                    partition: slot.partition.load(Ordering::Relaxed),
-                    offset: slot.offset.load(Ordering::Relaxed),
-                    timestamp: slot.timestamp.load(Ordering::Relaxed),
-                    key_size: slot.key_size.load(Ordering::Relaxed),
-                    value_size: slot.value_size.load(Ordering::Relaxed),
-                    header_size: slot.header_size.load(Ordering::Relaxed),
-                },
-            ));
+            let at = Landed {
+                partition: slot.partition.load(Ordering::Relaxed),
+                offset: slot.offset.load(Ordering::Relaxed),
+                timestamp: slot.timestamp.load(Ordering::Relaxed),
+                key_size: slot.key_size.load(Ordering::Relaxed),
+                value_size: slot.value_size.load(Ordering::Relaxed),
+                header_size: slot.header_size.load(Ordering::Relaxed),
+            };
+            values.push(metadata_object(py, Delivered::new(self.topic.clone(), at)));
         }
         match PyList::new(py, values) {
             Ok(list) => (true, list.into_any().unbind()),
@@ -507,17 +539,17 @@ impl ProducerContext for Context {
         if let Some(event) = self.observer.delivery(result) {
             self.submit(Job::Observe(event));
         }
-        if result.is_ok() && matches!(completion, Completion::Logged) {
-            return; // fire-and-forget without a callback: nobody to tell
+        match (completion, result) {
+            (Completion::Logged, Ok(_)) => {} // fire-and-forget without a callback: nobody to tell
+            // A batch stores its topic once: no per-record topic lookup on this thread.
+            (Completion::InBatch(slot), Ok(msg)) => self.report_in_batch(slot, Ok(landed(msg))),
+            (completion, Ok(msg)) => self.complete(completion, Ok(delivered(msg))),
+            (completion, Err((err, msg))) => {
+                let what = format!("delivery to topic {:?} failed", msg.topic());
+                let failure = (errors::from_rdkafka(err, &what), delivered(msg));
+                self.complete(completion, Err(failure));
+            }
         }
-        let outcome = match result {
-            Ok(msg) => Ok(delivered(msg)),
-            Err((err, msg)) => Err((
-                errors::from_rdkafka(err, &format!("delivery to topic {:?} failed", msg.topic())),
-                delivered(msg),
-            )),
-        };
-        self.complete(completion, outcome);
     }
 }
 
@@ -529,13 +561,7 @@ impl Context {
             Completion::Blocking(waiter) => waiter.set(outcome),
             Completion::Future { waker, future } => waker.push(Ready::Record(future, outcome)),
             Completion::InBatch(slot) => {
-                // SAFETY: this is the record's one report.
-                let (batch, index) = unsafe { slot.get() };
-                if let Some(batch) = batch.report(index, outcome) {
-                    if let Some((waker, _)) = &batch.future {
-                        waker.push(Ready::Batch(batch.clone()));
-                    }
-                }
+                self.report_in_batch(slot, outcome.map(|d| d.landed()).map_err(|(e, _)| e));
             }
             Completion::Logged => {
                 if let Err((err, _)) = &outcome {
@@ -545,12 +571,26 @@ impl Context {
             Completion::Callback(callback) => self.submit(Job::Callback(callback, outcome)),
         }
     }
+
+    /// A batch record's outcome into its slot; the last one wakes an async caller.
+    fn report_in_batch(&self, slot: BatchSlot, outcome: Result<Landed, Error>) {
+        // SAFETY: this is the record's one report.
+        let (batch, index) = unsafe { slot.get() };
+        if let Some(batch) = batch.report(index, outcome) {
+            if let Some((waker, _)) = &batch.future {
+                waker.push(Ready::Batch(batch.clone()));
+            }
+        }
+    }
 }
 
 fn delivered<M: Message>(msg: &M) -> Delivered {
+    Delivered::new(topic_name(msg.topic()), landed(msg))
+}
+
+fn landed<M: Message>(msg: &M) -> Landed {
     let size = |len: Option<usize>| len.map_or(-1, |n| n as i32);
-    Delivered {
-        topic: topic_name(msg.topic()),
+    Landed {
         partition: msg.partition(),
         offset: msg.offset(),
         timestamp: msg.timestamp().to_millis().unwrap_or(-1),
@@ -759,12 +799,12 @@ pub fn log(py: Python<'_>, level: i32, message: &str, exc: Option<PyErr>) {
 mod tests {
     use super::*;
 
-    fn delivered(partition: i32, offset: i64) -> Delivered {
-        Delivered {
+    fn landed(partition: i32, offset: i64) -> Result<Landed, Error> {
+        Ok(Landed {
             partition,
             offset,
-            ..Delivered::failed("orders", None)
-        }
+            ..Delivered::failed("orders", None).landed()
+        })
     }
 
     /// A batch record's opaque pointer leads back to the same batch and index,
@@ -808,17 +848,12 @@ mod tests {
     #[test]
     fn a_batch_completes_once_with_every_outcome_in_place() {
         let batch = Batch::new("orders", 3, None, false);
-        assert!(batch.report(2, Ok(delivered(1, 7))).is_none());
+        assert!(batch.report(2, landed(1, 7)).is_none());
         assert!(batch.take().is_none(), "not complete yet");
         let failure = Error::Timeout("gone".into());
-        assert!(batch.report(0, Err((failure, delivered(-1, -1)))).is_none());
-        assert!(
-            batch.report(2, Ok(delivered(9, 9))).is_none(),
-            "reported already"
-        );
-        let in_flight = batch
-            .report(1, Ok(delivered(0, 3)))
-            .expect("the last report");
+        assert!(batch.report(0, Err(failure)).is_none());
+        assert!(batch.report(2, landed(9, 9)).is_none(), "reported already");
+        let in_flight = batch.report(1, landed(0, 3)).expect("the last report");
         assert!(Arc::ptr_eq(&in_flight, &batch));
         drop(in_flight);
         assert_eq!(

@@ -15,7 +15,7 @@ use rdkafka::types::RDKafkaErrorCode as Code;
 use crate::client::{self, Client, SIGNAL_CHECK_INTERVAL};
 use crate::cluster;
 use crate::config::{self, Value};
-use crate::delivery::{self, Batch, Completion, Delivered, Outcome, Wait, Waiter};
+use crate::delivery::{self, Batch, Completion, Outcome, Wait, Waiter};
 use crate::errors::{self, Error, Result};
 use crate::metadata::RecordMetadata;
 use crate::observe;
@@ -827,16 +827,12 @@ impl Producer {
 
     /// Encode a record's key and value: everything that can fail on bad input,
     /// before anything is queued (a batch encodes all its records first).
-    fn prepare<'a, 'py>(
-        &self,
-        r: &Record<'a, 'py>,
-        headers: Option<OwnedHeaders>,
-    ) -> Result<Prepared<'a, 'py>> {
+    fn prepare<'a, 'py>(&self, r: &Record<'a, 'py>) -> Result<Prepared<'a, 'py>> {
         Ok(Prepared {
             topic: r.topic,
             value: self.encode(&self.value_encoder, r.value, "value")?,
             key: self.encode(&self.key_encoder, r.key, "key")?,
-            headers,
+            headers: None,
             partition: r.partition,
             timestamp_ms: r.timestamp_ms,
         })
@@ -965,38 +961,53 @@ impl Producer {
             timestamp_ms: None,
         };
         let shared_headers = self.prepare_headers(&first)?;
-        let mut prepared = Vec::with_capacity(values.len());
-        for (i, value) in values.iter().enumerate() {
-            let r = Record {
-                value: Some(value),
-                key: keys.as_ref().map(|k| &k[i]),
-                ..first
-            };
-            prepared.push(
-                self.prepare(&r, shared_headers.clone())
-                    .map_err(|e| batch_error(i, e))?,
-            );
+        let record = |i: usize| Record {
+            value: Some(&values[i]),
+            key: keys.as_ref().map(|k| &k[i]),
+            ..first
+        };
+        let count = values.len();
+        // Everything is encoded before anything is queued, so bad input raises with
+        // nothing sent. Encoders that only borrow bytes (bytes, str) are simply run
+        // twice, once to check and once to send: keeping 200k encoded records
+        // costs more (~100 bytes each, written once and read once).
+        let borrowing = self.value_encoder.borrows() && self.key_encoder.borrows();
+        let mut prepared = Vec::with_capacity(if borrowing { 0 } else { count });
+        for i in 0..count {
+            let p = self.prepare(&record(i)).map_err(|e| batch_error(i, e))?;
+            if !borrowing {
+                prepared.push(p);
+            }
         }
-        let count = prepared.len();
+        let mut prepared = prepared.into_iter();
         let batch = make_batch(count);
         // Counted as pending all at once (see `queue::send_counted`).
         let producer = self.client.with_producer(|p| Ok(p.clone()))?;
         producer.context().records_queued(count);
-        for (index, p) in prepared.into_iter().enumerate() {
+        for index in 0..count {
             let completion = Completion::InBatch(batch.slot(index));
-            if let Err(err) = self.submit(py, p, completion, when_full, true) {
+            let p = match prepared.next() {
+                Some(p) => Ok(p),
+                // The same encoders on the same objects, checked above.
+                None => self
+                    .prepare(&record(index))
+                    .map_err(|e| self.uncounted(batch_error(index, e), true)),
+            };
+            let sent = p.and_then(|mut p| {
+                p.headers = shared_headers.clone();
+                self.submit(py, p, completion, when_full, true)
+            });
+            if let Err(err) = sent {
                 if matches!(err, Error::Closed | Error::Forked { .. }) {
                     // Closed meanwhile: this record and the rest were never handed over.
                     producer.context().records_not_queued(count - index - 1);
                     for rest in index..count {
-                        let failed = Delivered::failed(topic, partition);
-                        drop(batch.report(rest, Err((Error::Closed, failed))));
+                        drop(batch.report(rest, Err(Error::Closed)));
                     }
                     return Err(err.into());
                 }
                 // Refused by librdkafka (too large, queue full): that record's result.
-                let failed = Delivered::failed(topic, partition);
-                if let Some(batch) = batch.report(index, Err((err, failed))) {
+                if let Some(batch) = batch.report(index, Err(err)) {
                     if let Some((_, future)) = &batch.future {
                         if let Some(complete) = batch.take() {
                             let (ok, value) = batch.result(py, complete);

@@ -41,6 +41,33 @@ def test_a_bad_value_raises_before_anything_is_queued(bootstrap: str) -> None:
     assert [r.value for r in read_back(bootstrap, topic, expected=1)] == [b'"sentinel"']
 
 
+def test_a_bytes_batch_sends_each_buffer_as_it_is(bootstrap: str) -> None:
+    # Bytes and str encoders are run twice (check every record, then send), rather
+    # than keeping every encoded record: the second pass must send the same bytes.
+    topic = create_topic(bootstrap, 1)
+    strided = memoryview(b"a-b-c-d")[::2]  # not contiguous: gathered by bytes()
+    values = [b"plain", bytearray(b"mutable"), memoryview(b"view"), strided, None, b"x" * 50_000]
+    keys = [b"k0", "k1", bytearray(b"k2"), None, "k4", memoryview(b"k5")]
+    with kafkify.Producer(
+        bootstrap_servers=bootstrap, value_serializer="bytes", max_request_size=20_000
+    ) as producer:
+        results = producer.send_batch(topic, values, keys)
+        with pytest.raises(kafkify.SerializationError, match=r"values\[2\]: value: expected bytes"):
+            producer.send_batch(topic, [b"a", b"b", "not bytes", b"d"])
+        assert producer.metrics()["kafkify"]["in_flight"] == 0
+    assert isinstance(results[5], kafkify.MessageSizeTooLargeError)
+    assert [m.offset for m in results[:5]] == [0, 1, 2, 3, 4]
+    assert [m.serialized_value_size for m in results[:5]] == [5, 7, 4, 4, -1]
+    got = [(r.key, r.value) for r in read_back(bootstrap, topic, expected=5)]
+    assert got == [
+        (b"k0", b"plain"),
+        (b"k1", b"mutable"),
+        (b"k2", b"view"),
+        (None, b"abcd"),
+        (b"k4", None),
+    ]
+
+
 def test_a_failed_record_gets_its_error_in_place(bootstrap: str) -> None:
     topic = create_topic(bootstrap, 1)
     values = ["small", "x" * 20_000, "also small"]

@@ -52,6 +52,12 @@ impl Encoder {
         )))
     }
 
+    /// Whether encoding only borrows the object's own bytes (bytes-like, str),
+    /// running no Python code: cheap enough to do twice, and the GIL stays held.
+    pub fn borrows(&self) -> bool {
+        matches!(self, Encoder::Raw | Encoder::Bytes | Encoder::Str)
+    }
+
     /// Encode `obj`; `what` names it in errors (`value`, `key`, `headers['x']`).
     pub fn encode<'py>(&self, obj: &Bound<'py, PyAny>, what: &str) -> Result<Payload<'py>> {
         match self {
