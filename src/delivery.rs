@@ -466,6 +466,10 @@ impl Context {
         }
     }
 
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
     /// Call before handing a record to librdkafka ...
     pub fn record_queued(&self) {
         self.observer.record_sent();
@@ -546,7 +550,11 @@ impl ProducerContext for Context {
             (completion, Ok(msg)) => self.complete(completion, Ok(delivered(msg))),
             (completion, Err((err, msg))) => {
                 let what = format!("delivery to topic {:?} failed", msg.topic());
-                let failure = (errors::from_rdkafka(err, &what), delivered(msg));
+                let error = self
+                    .observer
+                    .fatal_cause(err.rdkafka_error_code(), &what)
+                    .unwrap_or_else(|| errors::from_rdkafka(err, &what));
+                let failure = (error, delivered(msg));
                 self.complete(completion, Err(failure));
             }
         }

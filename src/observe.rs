@@ -180,17 +180,55 @@ impl Observer {
     /// Whether the client has hit a fatal error (idempotence or transactions):
     /// it can no longer produce.
     fn is_fatal(&self) -> bool {
+        self.fatal_error().is_some()
+    }
+
+    /// The fatal error the client hit, if any: its code and librdkafka's reason.
+    /// Called from librdkafka's callbacks and by senders that hold the producer,
+    /// so the handle is alive.
+    fn fatal_error(&self) -> Option<(Code, String)> {
         let handle = self.handle.load(Ordering::Acquire);
         if handle.is_null() {
-            return false;
+            return None;
         }
-        let mut reason = [0 as std::ffi::c_char; 1];
-        // SAFETY: only called from librdkafka's error callback, which runs while
-        // the handle is alive; rd_kafka_fatal_error is thread-safe.
+        let mut reason = [0 as std::ffi::c_char; 512];
+        // SAFETY: the handle is alive (see above); rd_kafka_fatal_error is
+        // thread-safe and NUL-terminates what it writes into `reason`.
         let code = unsafe {
             rdkafka::bindings::rd_kafka_fatal_error(handle, reason.as_mut_ptr(), reason.len())
         };
-        code != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+        if code == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return None;
+        }
+        // SAFETY: NUL-terminated by librdkafka (the buffer starts zeroed anyway).
+        let reason = unsafe { std::ffi::CStr::from_ptr(reason.as_ptr()) };
+        Some((code.into(), reason.to_string_lossy().into_owned()))
+    }
+
+    /// The error to report for a record that failed with `code`: after a fatal
+    /// error librdkafka fails the queued records as purged and refuses new ones
+    /// with a bare "Fatal"; the caller should hear the fatal error itself (its
+    /// class, reason and `.fatal`), as `on_error` does. None: report `code`.
+    pub fn fatal_cause(&self, code: Option<Code>, context: &str) -> Option<Error> {
+        match code? {
+            Code::PurgeQueue | Code::PurgeInflight | Code::Fatal => {
+                let (code, reason) = self.fatal_error()?;
+                Some(Error::Kafka {
+                    code,
+                    message: format!("{context}: fatal error: {reason} ({code:?})"),
+                    fatal: true,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Why librdkafka refused to queue a record (see `errors::refused`), naming
+    /// the fatal error behind a "Fatal" refusal.
+    pub fn refused(&self, err: &RdError, topic: &str, value_size: usize) -> Error {
+        let context = format!("could not queue a record for topic {topic:?}");
+        self.fatal_cause(err.rdkafka_error_code(), &context)
+            .unwrap_or_else(|| errors::refused(err, topic, value_size))
     }
 
     pub fn log_level(&self) -> RDKafkaLogLevel {

@@ -862,9 +862,9 @@ impl Producer {
                         .send_or_wait(producer, &fields, headers, completion, counted))
                 });
                 return match sent {
-                    Ok(sent) => {
-                        sent.map_err(|(err, _, _)| errors::refused(&err, p.topic, p.value.size()))
-                    }
+                    Ok(sent) => sent.map_err(|(err, _, _)| {
+                        self.client.observer.refused(&err, p.topic, p.value.size())
+                    }),
                     Err(closed) => Err(self.uncounted(closed, counted)),
                 };
             }
@@ -908,7 +908,7 @@ impl Producer {
                 Err((err, _, _)) => {
                     // Full for longer than max_block_ms: it was counted again to wait.
                     let waited = queue::is_queue_full(&err);
-                    let err = errors::refused(&err, p.topic, p.value.size());
+                    let err = self.client.observer.refused(&err, p.topic, p.value.size());
                     return Err(self.uncounted(err, waited));
                 }
             }

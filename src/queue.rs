@@ -266,7 +266,7 @@ impl Overflow {
                 // Still full after max_block_ms (QueueFullError), or refused outright.
                 Err((err, _, completion)) => {
                     let size = w.value.as_ref().map_or(0, Vec::len);
-                    let error = errors::refused(&err, &w.topic, size);
+                    let error = producer.context().observer().refused(&err, &w.topic, size);
                     fail(&producer, completion, error, &w.topic, w.partition);
                 }
             }

@@ -194,11 +194,21 @@ def test_a_fatal_idempotence_error_reaches_on_error_and_the_log(collected: Colle
         # No producer id, ever: an idempotent producer cannot go on.
         cluster.push_request_errors("InitProducerId", ["CLUSTER_AUTHORIZATION_FAILED"])
         with cluster.producer(client_id="doomed", on_error=errors.put) as producer:
-            with pytest.raises(kafkify.KafkaError):
+            # The queued record, and each one sent after, fails with the fatal error
+            # itself (librdkafka says "purged" and "Fatal"): class, reason, .fatal.
+            with pytest.raises(kafkify.AuthorizationError) as queued:
                 producer.send("t", "x")
+            with pytest.raises(kafkify.AuthorizationError) as refused:
+                producer.send("t", "y")
+            results = producer.send_batch("t", ["a", "b"])
             fatal = errors.get(timeout=30)
             while not fatal.fatal:
                 fatal = errors.get(timeout=30)
+    for failed in [queued.value, refused.value, *results]:
+        assert isinstance(failed, kafkify.AuthorizationError) and failed.fatal
+        assert "fatal error" in str(failed) and "ClusterAuthorizationFailed" in str(failed)
+    assert 'delivery to topic "t" failed' in str(queued.value)
+    assert 'could not queue a record for topic "t"' in str(refused.value)
     assert isinstance(fatal, kafkify.AuthorizationError) and not fatal.retriable
     assert "fatal error" in str(fatal) and "ClusterAuthorizationFailed" in str(fatal)
     logged = [r for r in collected.records if r.name == "kafkify.doomed"]
