@@ -10,7 +10,7 @@
 //!   handle: they do not exist there.
 
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ use crate::errors::{self, Error, Result};
 use crate::expedite::Expediter;
 use crate::observe::{Hooks, Observer};
 use crate::queue::Overflow;
+use crate::serve::Server;
 
 pub type RdProducer = BaseProducer<Context>;
 
@@ -40,7 +41,9 @@ pub const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 pub struct Client {
     /// `None` once closed. Senders hold the read lock only while enqueuing.
     producer: RwLock<Option<Arc<RdProducer>>>,
-    poller: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
+    /// Serves librdkafka's report queue (with the poll thread, or a blocking caller).
+    pub server: Arc<Server>,
+    poller: Mutex<Option<JoinHandle<()>>>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
     /// Records from event-loop callers waiting for room in librdkafka's queue.
     pub overflow: Arc<Overflow>,
@@ -75,16 +78,12 @@ impl Client {
             .name("kafkify-dispatch".into())
             .spawn(move || delivery::run_dispatcher(jobs_rx))
             .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?;
-        let stop = Arc::new(AtomicBool::new(false));
+        let server = Server::attach(&producer);
         let poller = {
-            let (producer, stop) = (producer.clone(), stop.clone());
+            let (producer, server) = (producer.clone(), server.clone());
             std::thread::Builder::new()
                 .name("kafkify-poll".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Acquire) {
-                        producer.poll(Duration::from_millis(50));
-                    }
-                })
+                .spawn(move || server.run_poll_thread(&producer))
                 .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?
         };
         let overflow = Overflow::new(max_block);
@@ -114,7 +113,8 @@ impl Client {
             .unwrap_or(Duration::from_secs(300));
         let client = Arc::new(Client {
             producer: RwLock::new(Some(producer)),
-            poller: Mutex::new(Some((stop, poller))),
+            server,
+            poller: Mutex::new(Some(poller)),
             dispatcher: Mutex::new(Some(dispatcher)),
             overflow,
             overflow_thread: Mutex::new(Some(overflow_thread)),
@@ -261,12 +261,11 @@ impl Client {
                 self.overflow.fail_all(&producer);
                 producer.purge(PurgeConfig::default().queue().inflight());
             }
-            if let Some((stop, handle)) =
-                self.poller.lock().unwrap_or_else(|p| p.into_inner()).take()
-            {
-                stop.store(true, Ordering::Release);
+            if let Some(handle) = self.poller.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                self.server.stop();
                 let _ = handle.join();
             }
+            self.server.detach(&producer);
             // Serves the purged records' reports, then frees librdkafka.
             drop(producer);
         });

@@ -11,8 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -95,25 +94,23 @@ impl Delivered {
 pub type Outcome = Result<Delivered, (Error, Delivered)>;
 
 /// Something a blocking call waits on: one record's outcome, or a whole batch's.
+/// The waiting thread serves the report queue meanwhile (see `serve`), so it
+/// only needs to look: whoever serves a report wakes the waiters.
 pub trait Wait: Sync {
     type Output: Send;
     /// The result, if it is ready (taken: a second call returns None).
     fn take(&self) -> Option<Self::Output>;
-    /// Wait up to `timeout` for the result.
-    fn wait(&self, timeout: Duration) -> Option<Self::Output>;
 }
 
 /// A blocking `send` waits on one of these.
 #[derive(Default)]
 pub struct Waiter {
     slot: Mutex<Option<Outcome>>,
-    ready: Condvar,
 }
 
 impl Waiter {
     fn set(&self, outcome: Outcome) {
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
-        self.ready.notify_all();
     }
 }
 
@@ -122,15 +119,6 @@ impl Wait for Waiter {
 
     fn take(&self) -> Option<Outcome> {
         self.slot.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-
-    fn wait(&self, timeout: Duration) -> Option<Outcome> {
-        let guard = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut guard, _) = self
-            .ready
-            .wait_timeout_while(guard, timeout, |slot| slot.is_none())
-            .unwrap_or_else(|p| p.into_inner());
-        guard.take()
     }
 }
 
@@ -154,9 +142,8 @@ pub struct Batch {
     remaining: OwnLine<AtomicUsize>,
     /// Failed records: (index, error).
     failures: Mutex<Vec<(usize, Error)>>,
-    /// Whether the result was taken (built once); the condvar's mutex.
+    /// Whether the result was taken (built once).
     taken: Mutex<bool>,
-    ready: Condvar,
     /// For `send_batch_async`: the future to resolve at the end, and its loop's waker.
     pub future: Option<(Arc<LoopWaker>, Py<PyAny>)>,
     /// Resolve with the first failure instead of a list with errors in place.
@@ -211,7 +198,6 @@ impl Batch {
             remaining: OwnLine(AtomicUsize::new(len)),
             failures: Mutex::new(Vec::new()),
             taken: Mutex::new(false),
-            ready: Condvar::new(),
             future,
             raise_on_error,
         });
@@ -258,26 +244,12 @@ impl Batch {
             }
             Err(err) => lock(&self.failures).push((index, err)),
         }
-        let complete = self.remaining.fetch_sub(1, Ordering::AcqRel) == 1;
-        if complete {
-            // Under the mutex, so a waiter between its check and its wait is not missed.
-            let _taken = lock(&self.taken);
-            self.ready.notify_all();
-        }
-        complete
-    }
-
-    fn take_complete(&self, taken: &mut bool) -> Option<Complete> {
-        if self.remaining.load(Ordering::Acquire) != 0 || *taken {
-            return None;
-        }
-        *taken = true;
-        Some(Complete)
+        self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
     }
 
     /// The batch's result as Python sees it: a list of RecordMetadata (or the
     /// exception for that record), or with `raise_on_error` the first failure in
-    /// input order. Call once, with the [`Complete`] that `take`/`wait` gave.
+    /// input order. Call once, with the [`Complete`] that `take` gave.
     pub fn result(&self, py: Python<'_>, _complete: Complete) -> (bool, Py<PyAny>) {
         let mut failures = std::mem::take(&mut *lock(&self.failures));
         failures.sort_unstable_by_key(|(index, _)| *index);
@@ -317,18 +289,12 @@ impl Wait for Batch {
     type Output = Complete;
 
     fn take(&self) -> Option<Complete> {
-        self.take_complete(&mut lock(&self.taken))
-    }
-
-    fn wait(&self, timeout: Duration) -> Option<Complete> {
-        let guard = lock(&self.taken);
-        let (mut guard, _) = self
-            .ready
-            .wait_timeout_while(guard, timeout, |_| {
-                self.remaining.load(Ordering::Acquire) != 0
-            })
-            .unwrap_or_else(|p| p.into_inner());
-        self.take_complete(&mut guard)
+        let mut taken = lock(&self.taken);
+        if self.remaining.load(Ordering::Acquire) != 0 || *taken {
+            return None;
+        }
+        *taken = true;
+        Some(Complete)
     }
 }
 
@@ -869,7 +835,7 @@ mod tests {
             1,
             "the in-flight reference came back"
         );
-        assert!(batch.wait(Duration::ZERO).is_some());
+        assert!(batch.take().is_some());
         assert!(batch.take().is_none(), "the result is taken once");
         let slot = &batch.slots[2];
         assert_eq!(slot.partition.load(Ordering::Relaxed), 1);

@@ -74,7 +74,10 @@ impl Expediter {
         Ok(())
     }
 
-    fn kick(&self) {
+    /// Hold librdkafka in flush mode from now (until the queue drains, or for
+    /// `linger.ms`): records queued so far go out at once. Awaitable sends get
+    /// here through a scheduled [`Kick`]; a blocking call, directly.
+    pub fn kick(&self) {
         self.scheduled.store(0, Ordering::Release);
         let mut state = self.lock();
         state.kick = Some(Instant::now());

@@ -25,6 +25,7 @@ pub mod observe;
 pub mod producer;
 pub mod queue;
 pub mod serialize;
+pub mod serve;
 pub mod testing;
 pub mod transactions;
 pub mod wakeup;

@@ -1020,8 +1020,9 @@ impl Producer {
         Ok(batch)
     }
 
-    /// Wait for a blocking send's outcome, keeping librdkafka in "flush" mode so
-    /// the record goes out now rather than after linger.ms.
+    /// Wait for a blocking call's outcome, serving librdkafka's report queue on
+    /// this thread meanwhile (see `serve`), with its records sent at once rather
+    /// than after linger.ms.
     fn wait_blocking<W: Wait>(
         &self,
         py: Python<'_>,
@@ -1032,28 +1033,20 @@ impl Producer {
         let deadline = Instant::now()
             .checked_add(timeout)
             .unwrap_or_else(far_future);
+        // The record goes out now rather than after linger.ms: the expedite thread
+        // holds librdkafka in flush mode while this thread serves the report queue
+        // itself (one wakeup from the broker thread to here, see `serve`). With
+        // linger.ms=0 there is nothing to hold.
+        let keep_sending = || {
+            if let Some(expediter) = &self.client.expediter {
+                expediter.kick();
+            }
+        };
         loop {
             let outcome = py.detach(|| {
                 let window_end = deadline.min(Instant::now() + SIGNAL_CHECK_INTERVAL);
-                loop {
-                    if let Some(o) = waiter.take() {
-                        return Some(o);
-                    }
-                    let now = Instant::now();
-                    if now >= window_end {
-                        return None;
-                    }
-                    // Returns as soon as librdkafka's queue is empty (our record
-                    // included), else after at most 1 ms; then look again.
-                    client::flush_slice(
-                        &producer,
-                        (window_end - now).min(Duration::from_millis(1)),
-                    );
-                    if producer.context().pending() == 0 {
-                        // Drained: the report is being handed over right now.
-                        return waiter.wait(window_end.saturating_duration_since(Instant::now()));
-                    }
-                }
+                let server = &self.client.server;
+                server.serve_until(&producer, window_end, || waiter.take(), keep_sending)
             });
             if let Some(o) = outcome {
                 return Ok(o);

@@ -3,6 +3,7 @@ record is either delivered exactly once or reported failed to its caller."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -198,3 +199,39 @@ def test_bad_arguments_raise_typed_errors_naming_the_problem() -> None:
     cluster.close()  # idempotent
     with pytest.raises(kafkify.IllegalStateError, match="closed"):
         cluster.create_topic("t", partitions=1)
+
+
+def test_reports_reach_everyone_while_a_blocking_send_waits(kafka_cluster: MockCluster) -> None:
+    # A blocking send serves librdkafka's report queue itself while it waits (the
+    # poll thread stands by): other callers' reports must still get through.
+    kafka_cluster.create_topic("mixed", partitions=2)
+    kafka_cluster.set_leader("mixed", 0, 1)
+    kafka_cluster.set_leader("mixed", 1, 2)
+    with kafka_cluster.producer() as producer:
+        for partition in (0, 1):
+            producer.send("mixed", "warm-up", partition=partition)
+        kafka_cluster.set_rtt(1, 1500)  # partition 0 answers after 1.5 s
+        slow: dict[str, object] = {}
+
+        def blocking_send() -> None:
+            slow["meta"] = producer.send("mixed", "slow", partition=0)
+
+        waiting = threading.Thread(target=blocking_send)
+        waiting.start()
+        while len(producer) == 0:  # the slow record is queued: the send is waiting
+            time.sleep(0.001)
+        reported = threading.Event()
+        producer.produce("mixed", "fast", partition=1, on_delivery=lambda e, m: reported.set())
+
+        async def awaited() -> kafkify.RecordMetadata:
+            return await producer.send_async("mixed", "awaited", partition=1)
+
+        awaited_meta = asyncio.run(awaited())
+        assert reported.wait(timeout=30)
+        assert waiting.is_alive(), "both reports came while the blocking send still waited"
+        waiting.join()
+        kafka_cluster.set_rtt(1, 0)
+    assert isinstance(slow["meta"], kafkify.RecordMetadata) and slow["meta"].partition == 0
+    assert awaited_meta.partition == 1
+    values = [json.loads(r.value) for r in kafka_cluster.records("mixed")]
+    assert sorted(values) == sorted(["warm-up", "warm-up", "slow", "fast", "awaited"])
