@@ -373,14 +373,14 @@ fn flush_interruptibly(
 }
 
 /// Wake librdkafka's broker threads with linger.ms treated as 0, and wait up to
-/// `slice` for the queue to drain; true when it did. Used by blocking sends so
-/// they cost one round trip, not linger.ms + a round trip (concurrent senders
-/// still share batches), and by flush/close.
+/// `slice` for the queue to drain; true when it did. Used by the expedite thread
+/// (awaited and blocking sends cost one round trip, not linger.ms + a round trip;
+/// concurrent senders still share batches), and by flush/close.
 ///
 /// Not `BaseProducer::flush`: it calls `rd_kafka_flush(rk, 0)` and then polls the
 /// queue for up to 100 ms whether or not anything is left, so every flush would
 /// end up to 100 ms late. librdkafka's own flush, in event mode, waits on a
-/// condition variable until our poll thread has served the last report.
+/// condition variable until the last report has been served (see `serve`).
 pub fn flush_slice(producer: &RdProducer, slice: Duration) -> bool {
     let ms = slice.as_millis().clamp(0, i32::MAX as u128) as i32;
     // SAFETY: the handle is alive (we hold an Arc); rd_kafka_flush is thread-safe.

@@ -1,13 +1,14 @@
-//! Delivery reports: from librdkafka's poll thread to whoever waits for them.
+//! Delivery reports: from librdkafka's report queue to whoever waits for them.
 //!
-//! Three threads are involved and only one of them ever touches Python:
+//! Only one of the threads involved ever touches Python:
 //! - librdkafka's broker threads send and receive;
-//! - our **poll thread** serves librdkafka's event queue and calls
-//!   [`Context::delivery`]. It never takes the GIL: a blocking `send` is woken
-//!   through a condvar, and everything that needs Python becomes a [`Job`];
-//! - our **dispatcher thread** takes the GIL once per batch of jobs, runs delivery
-//!   callbacks, and resolves asyncio futures with one `call_soon_threadsafe` per
-//!   event loop per batch (not one per record).
+//! - whoever serves the report queue (our poll thread, or a blocking caller while
+//!   it waits: see `serve`) calls [`Context::delivery`], without the GIL: a
+//!   blocking call's [`Waiter`] or [`Batch`] is filled in, an awaited record's
+//!   future is queued for its loop (`wakeup`), and everything else that needs
+//!   Python becomes a [`Job`];
+//! - our **dispatcher thread** takes the GIL once per batch of jobs: delivery
+//!   callbacks and log lines.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
