@@ -34,16 +34,11 @@ use crate::wakeup::{LoopWaker, Ready};
 pub struct Delivered {
     /// Shared: a batch's reports all name the same topic (see [`topic_name`]).
     pub topic: Arc<str>,
-    pub partition: i32,
-    pub offset: i64,
-    pub timestamp: i64,
-    pub key_size: i32,
-    pub value_size: i32,
-    pub header_size: i32,
+    pub at: Landed,
 }
 
 /// Where a record landed, without its topic: what a batch keeps per record (it
-/// stores its topic once).
+/// stores its topic once). -1 where unknown.
 #[derive(Debug, Clone, Copy)]
 pub struct Landed {
     pub partition: i32,
@@ -55,39 +50,18 @@ pub struct Landed {
 }
 
 impl Delivered {
-    fn new(topic: Arc<str>, at: Landed) -> Self {
-        Delivered {
-            topic,
-            partition: at.partition,
-            offset: at.offset,
-            timestamp: at.timestamp,
-            key_size: at.key_size,
-            value_size: at.value_size,
-            header_size: at.header_size,
-        }
-    }
-
-    fn landed(&self) -> Landed {
-        Landed {
-            partition: self.partition,
-            offset: self.offset,
-            timestamp: self.timestamp,
-            key_size: self.key_size,
-            value_size: self.value_size,
-            header_size: self.header_size,
-        }
-    }
-
     /// Where a record that never reached the broker was headed.
     pub fn failed(topic: &str, partition: Option<i32>) -> Self {
         Delivered {
             topic: Arc::from(topic),
-            partition: partition.unwrap_or(-1),
-            offset: -1,
-            timestamp: -1,
-            key_size: -1,
-            value_size: -1,
-            header_size: -1,
+            at: Landed {
+                partition: partition.unwrap_or(-1),
+                offset: -1,
+                timestamp: -1,
+                key_size: -1,
+                value_size: -1,
+                header_size: -1,
+            },
         }
     }
 }
@@ -277,7 +251,8 @@ impl Batch {
                 value_size: slot.value_size.load(Ordering::Relaxed),
                 header_size: slot.header_size.load(Ordering::Relaxed),
             };
-            values.push(metadata_object(py, Delivered::new(self.topic.clone(), at)));
+            let topic = self.topic.clone();
+            values.push(metadata_object(py, Delivered { topic, at }));
         }
         match PyList::new(py, values) {
             Ok(list) => (true, list.into_any().unbind()),
@@ -536,7 +511,7 @@ impl Context {
             Completion::Blocking(waiter) => waiter.set(outcome),
             Completion::Future { waker, future } => waker.push(Ready::Record(future, outcome)),
             Completion::InBatch(slot) => {
-                self.report_in_batch(slot, outcome.map(|d| d.landed()).map_err(|(e, _)| e));
+                self.report_in_batch(slot, outcome.map(|d| d.at).map_err(|(e, _)| e));
             }
             Completion::Logged => {
                 if let Err((err, _)) = &outcome {
@@ -560,7 +535,10 @@ impl Context {
 }
 
 fn delivered<M: Message>(msg: &M) -> Delivered {
-    Delivered::new(topic_name(msg.topic()), landed(msg))
+    Delivered {
+        topic: topic_name(msg.topic()),
+        at: landed(msg),
+    }
 }
 
 fn landed<M: Message>(msg: &M) -> Landed {
@@ -778,7 +756,7 @@ mod tests {
         Ok(Landed {
             partition,
             offset,
-            ..Delivered::failed("orders", None).landed()
+            ..Delivered::failed("orders", None).at
         })
     }
 

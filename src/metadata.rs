@@ -34,12 +34,12 @@ impl From<Delivered> for RecordMetadata {
     fn from(d: Delivered) -> Self {
         RecordMetadata {
             topic: d.topic,
-            partition: d.partition,
-            offset: d.offset,
-            timestamp: d.timestamp,
-            serialized_key_size: d.key_size,
-            serialized_value_size: d.value_size,
-            serialized_header_size: d.header_size,
+            partition: d.at.partition,
+            offset: d.at.offset,
+            timestamp: d.at.timestamp,
+            serialized_key_size: d.at.key_size,
+            serialized_value_size: d.at.value_size,
+            serialized_header_size: d.at.header_size,
         }
     }
 }
