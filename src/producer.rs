@@ -840,7 +840,7 @@ impl Producer {
 
     /// Hand a prepared record to librdkafka; `when_full` says what a full queue
     /// means. `counted`: the record is counted as pending already (a batch counts
-    /// all its records at once, see `queue::send_counted`). On an error the record
+    /// all its records at once, see `queue::try_send`). On an error the record
     /// is not counted any more.
     fn submit(
         &self,
@@ -874,11 +874,7 @@ impl Producer {
         loop {
             let fields = p.fields();
             let attempt = self.client.with_producer(move |producer| {
-                let sent = if counted {
-                    queue::send_counted(producer, &fields, headers, completion)
-                } else {
-                    queue::try_send(producer, &fields, headers, completion)
-                };
+                let sent = queue::try_send(producer, &fields, headers, completion, counted);
                 if matches!(&sent, Err((err, _, _)) if queue::is_queue_full(err)) {
                     // Still the caller's record while it waits for room (len(), close()).
                     producer.context().record_queued();
@@ -981,7 +977,7 @@ impl Producer {
         }
         let mut prepared = prepared.into_iter();
         let batch = make_batch(count);
-        // Counted as pending all at once (see `queue::send_counted`).
+        // Counted as pending all at once (see `queue::try_send`).
         let producer = self.client.with_producer(|p| Ok(p.clone()))?;
         producer.context().records_queued(count);
         for index in 0..count {

@@ -51,27 +51,22 @@ pub fn is_queue_full(err: &RdError) -> bool {
 /// record: here the topic's C string is cached per thread (a pipeline sends to a
 /// few topics), and fire-and-forget records without a callback carry no
 /// allocation at all (see [`Opaque`]).
+///
+/// A record counts as pending (`len()`, `close()`) from before librdkafka sees it
+/// (its report can come back before producev returns): it is counted here, unless
+/// `counted` says it already is (a batch counts all its records with one addition
+/// first, `Context::records_queued`; a record waiting for room stays counted). A
+/// refused record is uncounted.
 pub fn try_send(
     producer: &RdProducer,
     f: &Fields<'_>,
     headers: Option<OwnedHeaders>,
     completion: Completion,
+    counted: bool,
 ) -> Result<(), Refused> {
-    // Counted before librdkafka sees it: its report can come back before producev returns.
-    producer.context().record_queued();
-    send_counted(producer, f, headers, completion)
-}
-
-/// [`try_send`] for a record already counted as sent: a batch counts all its
-/// records with one addition first (`Context::records_queued`), so they all count
-/// as pending (`len()`, `close()`) from the call on, and the sending loop skips an
-/// atomic add per record. A refused record is uncounted, as with `try_send`.
-pub fn send_counted(
-    producer: &RdProducer,
-    f: &Fields<'_>,
-    headers: Option<OwnedHeaders>,
-    completion: Completion,
-) -> Result<(), Refused> {
+    if !counted {
+        producer.context().record_queued();
+    }
     use rdkafka::bindings as rd;
     use rdkafka::bindings::rd_kafka_vtype_t::*;
     let bytes = |b: Option<&[u8]>| {
@@ -182,7 +177,7 @@ impl Overflow {
 
     /// Send now if nobody is waiting and there is room; otherwise join the line.
     /// Errors other than a full queue (too large, unknown partition) come back.
-    /// `counted`: the record is already counted as pending (see [`send_counted`]).
+    /// `counted`: the record is already counted as pending (see [`try_send`]).
     pub fn send_or_wait(
         &self,
         producer: &RdProducer,
@@ -193,12 +188,7 @@ impl Overflow {
     ) -> Result<(), Refused> {
         let mut line = self.lock();
         let (headers, completion, counted) = if line.is_empty() {
-            let sent = if counted {
-                send_counted(producer, f, headers, completion)
-            } else {
-                try_send(producer, f, headers, completion)
-            };
-            match sent {
+            match try_send(producer, f, headers, completion, counted) {
                 Ok(()) => return Ok(()),
                 // Refused: uncounted again.
                 Err((err, headers, completion)) if is_queue_full(&err) => {
@@ -239,7 +229,6 @@ impl Overflow {
                 line = self.changed.wait(line).unwrap_or_else(|p| p.into_inner());
                 continue;
             };
-            producer.context().record_not_queued(); // try_send counts it again
             let fields = Fields {
                 topic: &w.topic,
                 value: w.value.as_deref(),
@@ -247,7 +236,8 @@ impl Overflow {
                 partition: w.partition,
                 timestamp_ms: w.timestamp_ms,
             };
-            match try_send(&producer, &fields, w.headers.take(), w.completion) {
+            // A record in the line counts as pending already.
+            match try_send(&producer, &fields, w.headers.take(), w.completion, true) {
                 Ok(()) => {}
                 Err((err, headers, completion))
                     if is_queue_full(&err) && Instant::now() < w.deadline =>
