@@ -103,7 +103,7 @@ impl Wait for Waiter {
 /// Built for 100k+ records, where anything shared between the sending thread and
 /// the poll thread per record shows up (a counter both write bounces its cache
 /// line between the cores for every record):
-/// - one slot per record (40 bytes, in one allocation) takes a success report
+/// - one slot per record (48 bytes, in one allocation) takes a success report
 ///   without a lock; failures (rare) go to a list; the topic is stored once;
 /// - a record's opaque pointer is its slot's address ([`BatchSlot`]), so librdkafka
 ///   carries no allocation of ours, and the records in flight share one reference
@@ -140,6 +140,8 @@ struct Slot {
     offset: AtomicI64,
     timestamp: AtomicI64,
 }
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 48, "the size the docs give");
 
 // SAFETY: `batch` is only an address, dereferenced by `BatchSlot::get` while the
 // batch's in-flight reference is held; the rest are atomics.
@@ -258,6 +260,22 @@ impl Batch {
             Ok(list) => (true, list.into_any().unbind()),
             Err(e) => (false, e.into_value(py).into_any()),
         }
+    }
+}
+
+impl Batch {
+    /// `send_batch_async`: resolve the future with the result, once complete
+    /// (and only once; a batch without a future has nothing to do).
+    pub fn settle_future(&self, py: Python<'_>) -> PyResult<()> {
+        // The future first: a blocking batch's result is its caller's to take.
+        let Some((_, future)) = &self.future else {
+            return Ok(());
+        };
+        let Some(complete) = self.take() else {
+            return Ok(());
+        };
+        let (ok, value) = self.result(py, complete);
+        settle(future.bind(py), ok, value.bind(py))
     }
 }
 
@@ -417,7 +435,7 @@ impl Context {
         self.observer.record_sent();
     }
 
-    /// ... or this, once for a batch's `n` records (see `queue::send_counted`) ...
+    /// ... or this, once for a batch's `n` records (see `queue::try_send`) ...
     pub fn records_queued(&self, n: usize) {
         self.observer.records_sent(n);
     }

@@ -1004,12 +1004,7 @@ impl Producer {
                 }
                 // Refused by librdkafka (too large, queue full): that record's result.
                 if let Some(batch) = batch.report(index, Err(err)) {
-                    if let Some((_, future)) = &batch.future {
-                        if let Some(complete) = batch.take() {
-                            let (ok, value) = batch.result(py, complete);
-                            delivery::settle(future.bind(py), ok, value.bind(py))?;
-                        }
-                    }
+                    batch.settle_future(py)?;
                 }
             }
         }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
-use crate::delivery::{self, Batch, Outcome, Wait};
+use crate::delivery::{self, Batch, Outcome};
 
 /// Something ready to be resolved on the loop thread.
 pub enum Ready {
@@ -88,17 +88,13 @@ impl Drain {
 }
 
 fn resolve(py: Python<'_>, what: Ready) -> PyResult<()> {
-    let (future, (ok, value)) = match what {
-        Ready::Record(future, outcome) => (future, delivery::outcome_value(py, outcome)),
-        Ready::Batch(batch) => {
-            let (Some((_, future)), Some(complete)) = (&batch.future, batch.take()) else {
-                return Ok(());
-            };
-            let result = batch.result(py, complete);
-            (future.clone_ref(py), result)
+    match what {
+        Ready::Record(future, outcome) => {
+            let (ok, value) = delivery::outcome_value(py, outcome);
+            delivery::settle(future.bind(py), ok, value.bind(py))
         }
-    };
-    delivery::settle(future.bind(py), ok, value.bind(py))
+        Ready::Batch(batch) => batch.settle_future(py),
+    }
 }
 
 /// The waker of `event_loop`, created and registered with it on first use.
