@@ -1,12 +1,16 @@
-"""Test fixtures: a real Kafka-protocol broker, shared by the whole session.
+"""Test fixtures: real Apache Kafka clusters, started once per session.
 
-The broker is Tansu on 127.0.0.1, started once per session by
-``scripts/tansu_broker.py`` (or ``KAFKA_BOOTSTRAP`` from the environment when set),
-and stopped by its PID. Records are read back with confluent-kafka's Consumer
+``scripts/kafka_cluster.py`` starts them on 127.0.0.1 and stops them by their PIDs:
+- ``kafka``: one KRaft node with every listener (PLAINTEXT, SSL, mTLS, SASL_PLAINTEXT,
+  SASL_SSL with PLAIN/SCRAM-SHA-256/SCRAM-SHA-512, a wrong-hostname cert) and
+  StandardAuthorizer; most tests use its PLAINTEXT listener through ``bootstrap``;
+- ``kafka3``: three nodes (replication factor 3, ``min.insync.replicas=2``) for the
+  failure tests, started the first time a test asks for it.
+
+``KAFKA_BOOTSTRAP=host:port`` points ``bootstrap`` at an existing broker instead; the
+security and failure tests still start their own cluster (they need its PKI, its
+users and its PIDs). Records are read back with confluent-kafka's Consumer
 (``helpers.read_back``) and compared byte for byte.
-
-Tansu's known gaps (see ../shared/DESIGN.md): never trust its ListOffsets "latest"
-or lag; read back by consuming from the beginning.
 """
 
 from __future__ import annotations
@@ -20,21 +24,31 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import create_topic, tansu_broker
+from helpers import create_topic, kafka_cluster
 
 
 @pytest.fixture(scope="session")
-def bootstrap() -> Iterator[str]:
-    """``host:port`` of the test broker."""
+def kafka() -> Iterator[kafka_cluster.Cluster]:
+    """A 1-node Kafka cluster with every security listener."""
+    with kafka_cluster.running(1, security=True) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def kafka3() -> Iterator[kafka_cluster.Cluster]:
+    """A 3-node Kafka cluster (RF 3, min.insync.replicas 2), PLAINTEXT only."""
+    with kafka_cluster.running(3, security=False) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def bootstrap(request: pytest.FixtureRequest) -> str:
+    """``host:port`` of the test broker's PLAINTEXT listener."""
     external = os.environ.get("KAFKA_BOOTSTRAP")
     if external:
-        yield external
-        return
-    broker = tansu_broker.start()
-    try:
-        yield broker.bootstrap_servers
-    finally:
-        broker.stop()
+        return external
+    cluster: kafka_cluster.Cluster = request.getfixturevalue("kafka")
+    return cluster.bootstrap_servers
 
 
 @pytest.fixture

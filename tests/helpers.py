@@ -17,19 +17,44 @@ from confluent_kafka.admin import AdminClient, NewTopic
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import tansu_broker  # noqa: E402  (a script module, found through the path above)
+import kafka_cluster  # noqa: E402  (a script module, found through the path above)
 
 
 def unique_topic(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def create_topic(bootstrap: str, partitions: int, prefix: str = "t") -> str:
+def create_topic(
+    bootstrap: str,
+    partitions: int,
+    prefix: str = "t",
+    config: dict[str, str] | None = None,
+    replication_factor: int = -1,
+) -> str:
+    """Create a fresh topic and wait until every partition has a leader."""
     name = unique_topic(prefix)
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(name, num_partitions=partitions)])
-    futures[name].result(timeout=30)
-    return name
+    topic = NewTopic(
+        name,
+        num_partitions=partitions,
+        replication_factor=replication_factor,
+        config=config or {},
+    )
+    admin.create_topics([topic])[name].result(timeout=30)
+    # CreateTopics returns once the controller has the topic; the broker serving it
+    # may learn of it a moment later. Wait so the first send does not race it.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(name, timeout=10).topics.get(name)
+        if (
+            meta is not None
+            and meta.error is None
+            and len(meta.partitions) == partitions
+            and all(p.leader >= 0 for p in meta.partitions.values())
+        ):
+            return name
+        time.sleep(0.05)
+    raise AssertionError(f"topic {name}: partitions without a leader after 30 s")
 
 
 @dataclass(frozen=True)
@@ -104,4 +129,4 @@ def spawn(code: str, *args: str) -> subprocess.Popen[str]:
 
 def closed_port() -> int:
     """A loopback port nobody listens on (a dead broker)."""
-    return tansu_broker.free_port()
+    return kafka_cluster.free_port()
