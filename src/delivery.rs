@@ -510,9 +510,11 @@ impl ProducerContext for Context {
             (completion, Ok(msg)) => self.complete(completion, Ok(delivered(msg))),
             (completion, Err((err, msg))) => {
                 let what = format!("delivery to topic {:?} failed", msg.topic());
+                let code = err.rdkafka_error_code();
                 let error = self
                     .observer
-                    .fatal_cause(err.rdkafka_error_code(), &what)
+                    .fatal_cause(code, &what)
+                    .or_else(|| self.observer.refusal_cause(code, &what))
                     .unwrap_or_else(|| errors::from_rdkafka(err, &what));
                 let failure = (error, delivered(msg));
                 self.complete(completion, Err(failure));

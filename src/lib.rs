@@ -7,8 +7,9 @@
 //! `queue` (records → librdkafka, and the overflow line for async callers),
 //! `producer` (the Python class), `transactions`, `cluster` (metadata queries, purge),
 //! `metadata` (RecordMetadata), `errors` (one enum → Python exceptions), `observe`
-//! (logging, global errors, statistics, counters), `testing` (librdkafka's mock
-//! cluster for tests).
+//! (logging, global errors, statistics, counters), `refusal` (records fail at once
+//! when the brokers refuse our credentials or TLS), `serve` (a waiting caller serves
+//! librdkafka's report queue), `testing` (librdkafka's mock cluster for tests).
 
 use std::sync::atomic::Ordering;
 
@@ -24,6 +25,7 @@ pub mod metadata;
 pub mod observe;
 pub mod producer;
 pub mod queue;
+pub mod refusal;
 pub mod serialize;
 pub mod serve;
 pub mod testing;

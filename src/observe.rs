@@ -20,6 +20,7 @@ use serde_json::Value as Json;
 
 use crate::config::{self, Properties};
 use crate::errors::{self, Error, Result};
+use crate::refusal::Refusals;
 
 /// Python logging levels.
 const DEBUG: i32 = 10;
@@ -111,8 +112,11 @@ pub struct Observer {
     /// The latest statistics JSON (when `statistics_interval_ms` is set).
     stats: Mutex<Option<Arc<str>>>,
     /// The librdkafka handle, to ask whether an error made it fatal (the error
-    /// event rdkafka passes on does not say). Null until `attach`.
+    /// event rdkafka passes on does not say), and to purge the queue when the
+    /// brokers refuse us. Null until `attach`.
     handle: AtomicPtr<rdkafka::bindings::rd_kafka_t>,
+    /// Whether the brokers refuse this client (see `refusal`).
+    refusals: Refusals,
 }
 
 /// A value alone on its cache line (128 bytes: x86 prefetches lines in pairs), for
@@ -169,6 +173,7 @@ impl Observer {
             latencies: AtomicU64::new(0),
             stats: Mutex::new(None),
             handle: AtomicPtr::new(std::ptr::null_mut()),
+            refusals: Refusals::default(),
         })
     }
 
@@ -223,6 +228,28 @@ impl Observer {
         }
     }
 
+    /// The error to report for a record purged because the brokers refuse this
+    /// client (see `refusal`); None: report `code`.
+    pub fn refusal_cause(&self, code: Option<Code>, context: &str) -> Option<Error> {
+        self.refusals.cause(code, context)
+    }
+
+    /// Fail the records queued in librdkafka (none of them sent): the brokers
+    /// refuse this client. Called on the thread serving librdkafka's queue, from
+    /// its error callback; the purged records' reports follow on that queue.
+    fn purge_queued(&self) {
+        let handle = self.handle.load(Ordering::Acquire);
+        if handle.is_null() {
+            return;
+        }
+        let flags = rdkafka::bindings::RD_KAFKA_PURGE_F_QUEUE
+            | rdkafka::bindings::RD_KAFKA_PURGE_F_NON_BLOCKING;
+        // SAFETY: the handle is alive while librdkafka calls our callbacks;
+        // rd_kafka_purge is thread-safe and, non-blocking, only moves queued
+        // messages to the report queue.
+        unsafe { rdkafka::bindings::rd_kafka_purge(handle, flags) };
+    }
+
     /// Why librdkafka refused to queue a record (see `errors::refused`), naming
     /// the fatal error behind a "Fatal" refusal.
     pub fn refused(&self, err: &RdError, topic: &str, value_size: usize) -> Error {
@@ -266,6 +293,7 @@ impl Observer {
                 return None;
             }
         };
+        self.refusals.delivered();
         let before = self.delivered.fetch_add(1, Ordering::AcqRel);
         // Timing a report reads the clock: after the first reports, 1 in 16 is
         // timed, which keeps the average and spares the poll thread a clock read
@@ -313,7 +341,14 @@ impl Observer {
 
     /// librdkafka's error callback: errors about the client as a whole. It recovers
     /// from most (reconnects, retries); fatal ones also fail the affected records.
+    /// When it says the brokers refuse us and none is reachable, the queued records
+    /// fail now (see `refusal`).
     pub fn global_error(self: &Arc<Self>, error: &RdError, reason: &str) -> Event {
+        if let Some(code) = error.rdkafka_error_code() {
+            if self.refusals.error(code, reason) {
+                self.purge_queued();
+            }
+        }
         let mut error = errors::from_rdkafka(error, "librdkafka error");
         if let Error::Kafka {
             code,
