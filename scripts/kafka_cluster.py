@@ -11,7 +11,7 @@ cluster for the failure tests), ``benches/``, ``examples/demo.py``, and a CLI::
 What it does:
 - **Jars**: the pinned Kafka release (``scripts/kafka/pom.xml``) with its runtime
   dependencies, fetched from Maven Central by ``mvn dependency:copy-dependencies``
-  (Maven checks the checksums) into ``$KAFKIFY_CACHE/kafka/<version>/`` (default
+  (Maven checks the checksums) into ``$KAFKIFY_CACHE/kafka/<version>-<pom digest>/`` (default
   ``~/.cache/kafkify``): ~45 MB, ~10 s on first use.
 - **Nodes**: N combined broker+controller nodes (static ``controller.quorum.voters``),
   storage formatted in a temp dir, every port a free 127.0.0.1 port, 768 MB heap each
@@ -48,6 +48,7 @@ import atexit
 import base64
 import contextlib
 import ctypes
+import hashlib
 import os
 import shutil
 import signal
@@ -60,12 +61,23 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 HOST = "127.0.0.1"
 HERE = Path(__file__).resolve().parent
 POM = HERE / "kafka" / "pom.xml"
 LOG4J_CONFIG = HERE / "kafka" / "log4j2.properties"
-KAFKA_VERSION = "4.1.1"  # keep in step with <kafka.version> in scripts/kafka/pom.xml
+
+
+def _pinned_version() -> str:
+    """The Kafka version pinned in the pom (its one source)."""
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    version = ElementTree.parse(POM).find("m:properties/m:kafka.version", ns)
+    assert version is not None and version.text, f"no <kafka.version> in {POM}"
+    return version.text.strip()
+
+
+KAFKA_VERSION = _pinned_version()
 HEAP = "-Xmx768m"
 
 # Users of the SASL listeners: SCRAM-SHA-256/512 and PLAIN all know these.
@@ -100,7 +112,9 @@ def free_port() -> int:
 
 def fetch() -> Path:
     """The directory of the pinned Kafka's jars, fetched with Maven on first use."""
-    target = cache_dir() / "kafka" / KAFKA_VERSION
+    # Keyed by the pom's digest too: a changed dependency list fetches anew.
+    digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
+    target = cache_dir() / "kafka" / f"{KAFKA_VERSION}-{digest}"
     done = target / ".complete"
     if done.exists():
         return target / "jars"
@@ -119,7 +133,6 @@ def fetch() -> Path:
             "-Dstyle.color=never",
             "-f",
             str(POM),
-            f"-Dkafka.version={KAFKA_VERSION}",
             "dependency:copy-dependencies",
             "-DincludeScope=runtime",
             f"-DoutputDirectory={partial}",

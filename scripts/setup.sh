@@ -6,7 +6,8 @@
 #   CARGO_TARGET_DIR  ~/.cache/kafkify/target   (librdkafka + OpenSSL take ~5 min to build
 #                                                 from scratch on 2 cores; reused when present)
 #   PIP_CACHE_DIR     ~/.cache/kafkify/pip
-#   KAFKIFY_CACHE     ~/.cache/kafkify           (the Tansu broker binary)
+#   KAFKIFY_CACHE     ~/.cache/kafkify           (the Tansu broker binary, Kafka's jars)
+# NEED_KAFKA=1 (scripts/test.sh) also checks for Java, Maven and openssl.
 # Nothing here depends on the caches being present.
 set -euo pipefail
 
@@ -30,6 +31,11 @@ need_system_packages() {
     command -v perl >/dev/null || missing+=(perl)   # OpenSSL's and librdkafka's build scripts
     command -v git >/dev/null || missing+=(git)
     "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+    if [ "${NEED_KAFKA:-0}" = 1 ]; then  # the Apache Kafka test cluster (scripts/kafka_cluster.py)
+        command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+        command -v mvn >/dev/null || missing+=(maven)
+        command -v openssl >/dev/null || missing+=(openssl)  # the test PKI
+    fi
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             step "installing system packages: ${missing[*]}"

@@ -2,8 +2,9 @@
 # Run every check and test, from a fresh clone: the README's test command and CI's.
 #   lint (cargo fmt, clippy -D warnings, ruff) → cargo test → release wheel
 #   → auditwheel → install the wheel into a fresh venv → pytest against it
-#   (a real Tansu broker on 127.0.0.1, started and stopped by the tests).
+#   (real Apache Kafka clusters on 127.0.0.1, started and stopped by the tests).
 # Extra arguments go to pytest (e.g. scripts/test.sh -k blocking -x).
+NEED_KAFKA=1
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 started=$SECONDS
@@ -31,6 +32,9 @@ make_venv "$ROOT/.venv-test"
 
 step "stubs match the module (mypy stubtest)"
 (cd /tmp && "$ROOT/.venv-test/bin/python" -m mypy.stubtest kafkify --mypy-config-file "$ROOT/pyproject.toml" --allowlist "$ROOT/tests/stubtest-allowlist.txt")
+
+step "Apache Kafka $(.venv/bin/python -c 'import sys; sys.path.insert(0, "scripts"); import kafka_cluster; print(kafka_cluster.KAFKA_VERSION)') jars (Maven Central, cached)"
+.venv/bin/python scripts/kafka_cluster.py fetch
 
 step "pytest (against the installed wheel)"
 # Run from tests/ so `import kafkify` can only find the installed wheel.
