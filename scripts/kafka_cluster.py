@@ -124,7 +124,7 @@ def fetch() -> Path:
     partial = target / "jars.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    subprocess.run(
+    result = subprocess.run(
         [
             "mvn",
             "--batch-mode",
@@ -137,9 +137,12 @@ def fetch() -> Path:
             "-DincludeScope=runtime",
             f"-DoutputDirectory={partial}",
         ],
-        check=True,
+        capture_output=True,
+        text=True,
         stdin=subprocess.DEVNULL,
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"mvn could not fetch Kafka's jars:\n{result.stdout}\n{result.stderr}")
     if not (partial / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
         raise RuntimeError(f"maven did not fetch kafka_2.13-{KAFKA_VERSION}.jar into {partial}")
     jars = target / "jars"
