@@ -142,6 +142,9 @@ class Producer:
             InvalidTopicError: the topic name is not valid.
             MessageSizeTooLargeError: the record exceeds ``max_request_size``.
             ProducerClosedError: the producer is closed.
+            AuthenticationError: every broker refuses the credentials or the TLS
+                handshake (raised as soon as that is known, not after the delivery timeout).
+            AuthorizationError: the principal may not write to the topic.
             KafkaError: the broker rejected the record.
         """
     def send_async(

@@ -64,7 +64,10 @@ class NoBrokersAvailable(KafkaError, ConnectionError):
 
 
 class AuthenticationError(KafkaError):
-    """SASL or TLS authentication failed."""
+    """SASL or TLS authentication failed: a wrong password, an untrusted or mismatched
+    broker certificate, a client certificate the broker refused. Records waiting while
+    every broker refuses the client fail with it at once (not after the delivery
+    timeout); the message carries librdkafka's reason."""
 
 
 class AuthorizationError(KafkaError):
