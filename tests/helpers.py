@@ -11,7 +11,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,27 +74,57 @@ class Consumed:
     timestamp: int
 
 
-def read_back(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[Consumed]:
-    """Consume ``topic`` from the beginning of every partition until ``expected``
-    records arrived (or ``timeout``); fail on a consumer error."""
+def read_back(
+    bootstrap: str,
+    topic: str,
+    expected: int,
+    timeout: float = 60.0,
+    isolation_level: str = "read_committed",
+) -> list[Consumed]:
+    """Every record of ``topic``, as a consumer with ``isolation_level`` sees it,
+    sorted by (partition, offset); fail on a consumer error.
+
+    Each partition is consumed from its first offset to its end: the high watermark
+    Kafka's ListOffsets reports when the call starts (the log end, including aborted
+    records and transaction markers). Reading stops once every partition has
+    reported EOF at or past that offset and at least ``expected`` records arrived,
+    or at ``timeout``; so records beyond ``expected`` (duplicates, records that
+    should not be there) are returned too, for the caller to see. A read_committed
+    consumer (the default, as in librdkafka) stops at the last stable offset, so it
+    also waits for the markers of transactions that just committed or aborted, and
+    never returns aborted records; ``"read_uncommitted"`` returns them as well.
+    """
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"readback-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
-            "enable.partition.eof": False,
+            "enable.partition.eof": True,
+            "isolation.level": isolation_level,
         }
     )
     try:
         metadata = consumer.list_topics(topic, timeout=30)
         partitions = sorted(metadata.topics[topic].partitions)
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)[1]
+            for p in partitions
+        }
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         records: list[Consumed] = []
+        at_eof: dict[int, int] = {}  # partition -> the offset of its latest EOF
         deadline = time.monotonic() + timeout
-        while len(records) < expected and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if len(records) >= expected and all(at_eof.get(p, -1) >= ends[p] for p in partitions):
+                break
             for msg in consumer.consume(num_messages=1000, timeout=0.5):
-                if msg.error():
-                    raise AssertionError(f"consumer error: {msg.error()}")
+                error = msg.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        at_eof[msg.partition()] = msg.offset()
+                        continue
+                    raise AssertionError(f"consumer error: {error}")
+                at_eof.pop(msg.partition(), None)
                 records.append(
                     Consumed(
                         topic=msg.topic(),
@@ -100,9 +136,33 @@ def read_back(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) 
                         timestamp=msg.timestamp()[1],
                     )
                 )
-        return records
+        return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:
         consumer.close()
+
+
+def committed_offsets(
+    bootstrap: str, group: str, topic: str, partitions: int, timeout: float = 60.0
+) -> dict[int, int]:
+    """The offsets ``group`` has committed for ``topic`` (partition -> next offset
+    to read; partitions without a committed offset are left out), asked of the
+    group coordinator with ``require_stable``: while a transaction that commits
+    offsets for the group is still being completed, the broker answers
+    UNSTABLE_OFFSET_COMMIT and this asks again, until ``timeout``."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    request = ConsumerGroupTopicPartitions(
+        group, [TopicPartition(topic, p) for p in range(partitions)]
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        future = admin.list_consumer_group_offsets([request], require_stable=True)[group]
+        result = future.result(timeout=30)
+        errors = [tp.error for tp in result.topic_partitions if tp.error is not None]
+        if not errors:
+            return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+        if time.monotonic() > deadline:
+            raise AssertionError(f"group {group}: offsets not stable after {timeout} s: {errors}")
+        time.sleep(0.1)
 
 
 def run_script(code: str, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
