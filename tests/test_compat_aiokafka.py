@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import uuid
 from typing import Any
@@ -23,7 +24,7 @@ from kafkify.compat.aiokafka.errors import (
 from kafkify.compat.aiokafka.producer import AIOKafkaProducer as FromProducerModule
 from kafkify.compat.aiokafka.structs import RecordMetadata, TopicPartition
 
-from helpers import closed_port, read_back
+from helpers import closed_port, committed_offsets, create_topic, read_back
 
 
 def test_readme_send_one(bootstrap: str, topic: str) -> None:
@@ -139,16 +140,17 @@ def test_docs_transaction_example(bootstrap: str, topic: str) -> None:
                     raise ValueError()
             await producer.begin_transaction()
             await producer.send(topic, b"explicit")
-            await producer.send_offsets_to_transaction(
-                {TopicPartition(topic, 0): 1}, f"group-{uuid.uuid4().hex[:8]}"
-            )
+            await producer.send_offsets_to_transaction({TopicPartition(topic, 0): 1}, group)
             await producer.commit_transaction()
         finally:
             await producer.stop()
 
+    group = f"group-{uuid.uuid4().hex[:8]}"
     asyncio.run(main())
-    values = {r.value for r in read_back(bootstrap, topic, 2)}
-    assert {b"Super transactional message", b"explicit"} <= values
+    # read_committed: the two committed records, nothing of the aborted block
+    values = sorted(r.value for r in read_back(bootstrap, topic, 2))
+    assert values == [b"Super transactional message", b"explicit"]
+    assert committed_offsets(bootstrap, group, topic, 3) == {0: 1}
 
 
 def test_transactions_need_a_transactional_id(bootstrap: str) -> None:
@@ -173,6 +175,25 @@ def test_errors(bootstrap: str, topic: str) -> None:
             await producer.send(topic, b"x")
 
     asyncio.run(main())
+
+
+def test_the_brokers_message_too_large_raises_from_send_and_wait(bootstrap: str) -> None:
+    """A record within max_request_size but over the topic's max.message.bytes is
+    refused by the broker (MESSAGE_TOO_LARGE): ``send_and_wait`` raises aiokafka's
+    MessageSizeTooLargeError, and the future from ``send`` fails with it."""
+    topic = create_topic(bootstrap, 1, config={"max.message.bytes": "10000"})
+
+    async def main() -> None:
+        async with AIOKafkaProducer(bootstrap_servers=bootstrap) as producer:
+            with pytest.raises(MessageSizeTooLargeError):
+                await producer.send_and_wait(topic, os.urandom(20_000))  # incompressible
+            future = await producer.send(topic, os.urandom(20_000))
+            with pytest.raises(MessageSizeTooLargeError):
+                await future
+            assert (await producer.send_and_wait(topic, b"small")).offset == 0
+
+    asyncio.run(main())
+    assert [r.value for r in read_back(bootstrap, topic, 1)] == [b"small"]
 
 
 def test_start_without_a_broker_is_a_connection_error() -> None:

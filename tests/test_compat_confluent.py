@@ -4,6 +4,7 @@ with only the import changed, run against the broker and read back byte for byte
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ from kafkify.compat.confluent_kafka import (
     TopicPartition,
 )
 
-from helpers import closed_port, read_back
+from helpers import closed_port, committed_offsets, create_topic, read_back
 
 
 class Reports:
@@ -126,6 +127,24 @@ def test_delivery_errors_carry_confluent_codes(bootstrap: str, topic: str) -> No
     assert info.value.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE
 
 
+def test_the_brokers_message_too_large_reaches_the_delivery_callback(bootstrap: str) -> None:
+    """A record within message.max.bytes but over the topic's max.message.bytes is
+    refused by the broker, not by produce(): the delivery callback gets
+    MSG_SIZE_TOO_LARGE (the broker's MESSAGE_TOO_LARGE), the next record goes on."""
+    topic = create_topic(bootstrap, 1, config={"max.message.bytes": "10000"})
+    reports = Reports()
+    p = Producer({"bootstrap.servers": bootstrap, "on_delivery": reports})
+    p.produce(topic, os.urandom(20_000))  # random bytes: compression cannot shrink them
+    assert p.flush(30) == 0
+    p.produce(topic, b"small")
+    assert p.flush(30) == 0
+    [(err, msg), (ok, small)] = reports.items
+    assert err is not None and err.code() == KafkaError.MSG_SIZE_TOO_LARGE
+    assert msg.error() == err and not err.retriable() and not err.fatal()
+    assert ok is None and small.offset() == 0
+    assert [r.value for r in read_back(bootstrap, topic, 1)] == [b"small"]
+
+
 def test_message_timed_out_and_purge(topic: str) -> None:
     dead = f"127.0.0.1:{closed_port()}"
     reports = Reports()
@@ -185,7 +204,11 @@ def test_list_topics(bootstrap: str, topic: str) -> None:
 
 def test_eos_transactions_example(bootstrap: str, topic: str) -> None:
     group = f"eos-{uuid.uuid4().hex[:8]}"
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    # As in confluent-kafka's EOS example: the transactions commit the group's
+    # offsets, so the consumer must not commit its own.
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+    )
     consumer.assign([RealTopicPartition(topic, 0, OFFSET_BEGINNING)])
     producer = Producer(
         {"bootstrap.servers": bootstrap, "transactional.id": f"eos-{uuid.uuid4().hex[:8]}"}
@@ -194,19 +217,25 @@ def test_eos_transactions_example(bootstrap: str, topic: str) -> None:
     producer.begin_transaction()
     producer.produce(topic, b"in-txn", partition=0)
     producer.send_offsets_to_transaction(
-        [TopicPartition(topic, 0, 0)], consumer.consumer_group_metadata()
+        [TopicPartition(topic, 0, 1)], consumer.consumer_group_metadata()
     )
     producer.commit_transaction()
+    assert committed_offsets(bootstrap, group, topic, 3) == {0: 1}
 
     producer.begin_transaction()
     producer.produce(topic, b"aborted", partition=0)
+    producer.send_offsets_to_transaction(
+        [TopicPartition(topic, 0, 2)], consumer.consumer_group_metadata()
+    )
     producer.abort_transaction()
     with pytest.raises(KafkaException) as info:
         producer.commit_transaction()  # no transaction open
     assert info.value.args[0].code() == KafkaError._STATE
     producer.flush()
     consumer.close()
-    assert b"in-txn" in {r.value for r in read_back(bootstrap, topic, 1)}
+    # read_committed: the commit only; the abort left the group's offsets alone
+    assert [r.value for r in read_back(bootstrap, topic, 1)] == [b"in-txn"]
+    assert committed_offsets(bootstrap, group, topic, 3) == {0: 1}
 
 
 def test_error_cb_and_stats_cb_are_served_from_poll(bootstrap: str) -> None:
