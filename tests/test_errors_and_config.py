@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import threading
 import time
 
 import pytest
@@ -123,6 +125,42 @@ def test_oversized_record_raises_message_size_too_large(bootstrap: str) -> None:
             p.send("big", "x" * 20_000)
         with pytest.raises(kafkify.MessageSizeTooLargeError):
             p.produce("big", "x" * 20_000)
+
+
+def test_the_brokers_message_too_large_is_a_message_size_too_large_error(
+    bootstrap: str,
+) -> None:
+    """A record within the client's limit (message.max.bytes, 1 MB by default) but
+    over the topic's ``max.message.bytes`` passes the client-side check and is
+    refused by the broker itself (MESSAGE_TOO_LARGE): ``send()``, ``send_async()``,
+    a ``produce()`` callback and ``send_batch`` each get MessageSizeTooLargeError,
+    not retriable, not fatal; the producer goes on."""
+    topic = create_topic(bootstrap, 1, config={"max.message.bytes": "10000"})
+    big = os.urandom(20_000)  # random bytes: compression cannot bring it under the limit
+    reported: list[kafkify.KafkaError | None] = []
+    done = threading.Event()
+    with kafkify.Producer(bootstrap_servers=bootstrap, value_serializer="bytes") as p:
+        with pytest.raises(kafkify.MessageSizeTooLargeError) as sent:
+            p.send(topic, big)
+
+        async def main() -> None:
+            with pytest.raises(kafkify.MessageSizeTooLargeError):
+                await p.send_async(topic, big)
+
+        asyncio.run(main())
+        p.produce(topic, big, on_delivery=lambda err, _meta: (reported.append(err), done.set()))
+        assert done.wait(30)
+        # Alone: the limit is on the record batch, so records batched with it would
+        # be refused with it.
+        results = p.send_batch(topic, [big])
+        p.send(topic, b"after")
+    err = sent.value
+    assert (err.code, err.name) == (10, "MessageSizeTooLarge")
+    assert not err.retriable and not err.fatal
+    assert "Broker: Message size too large" in str(err)
+    assert isinstance(reported[0], kafkify.MessageSizeTooLargeError)
+    assert isinstance(results[0], kafkify.MessageSizeTooLargeError)
+    assert [r.value for r in read_back(bootstrap, topic, 1)] == [b"after"]
 
 
 def test_closed_producer_raises_producer_closed_error(bootstrap: str) -> None:
