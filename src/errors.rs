@@ -185,6 +185,7 @@ fn class_for_code(code: Code) -> &'static str {
         }
         Code::InvalidArgument => "InvalidArgumentError",
         Code::PurgeQueue | Code::PurgeInflight => "RecordPurgedError",
+        Code::Fenced | Code::ProducerFenced => "ProducerFencedError",
         _ => "KafkaError",
     }
 }

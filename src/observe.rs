@@ -213,10 +213,18 @@ impl Observer {
     /// The error to report for a record that failed with `code`: after a fatal
     /// error librdkafka fails the queued records as purged and refuses new ones
     /// with a bare "Fatal"; the caller should hear the fatal error itself (its
-    /// class, reason and `.fatal`), as `on_error` does. None: report `code`.
+    /// class, reason and `.fatal`), as `on_error` does. The same for the record
+    /// whose response revealed a fencing: it fails with the broker's epoch error
+    /// while librdkafka has already made `_FENCED` the producer's fatal error.
+    /// None: report `code`.
     pub fn fatal_cause(&self, code: Option<Code>, context: &str) -> Option<Error> {
         match code? {
-            Code::PurgeQueue | Code::PurgeInflight | Code::Fatal => {
+            Code::PurgeQueue
+            | Code::PurgeInflight
+            | Code::Fatal
+            | Code::InvalidProducerEpoch
+            | Code::ProducerFenced
+            | Code::Fenced => {
                 let (code, reason) = self.fatal_error()?;
                 Some(Error::Kafka {
                     code,

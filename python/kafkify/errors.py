@@ -78,6 +78,14 @@ class IllegalStateError(KafkaError, RuntimeError):
     """The operation is not valid in the producer's current state (e.g. transactions)."""
 
 
+class ProducerFencedError(KafkaError):
+    """A newer producer with the same ``transactional_id`` called ``init_transactions``:
+    this one is fenced, fatally (``.fatal`` is True). Raised by the call where
+    librdkafka learns it: the next ``commit_transaction``/``abort_transaction``, or the
+    ``send`` whose record the broker refused; every later call raises it too. Close
+    the producer."""
+
+
 class RecordPurgedError(KafkaError):
     """The record was purged before delivery (the producer was closed with it queued)."""
 
@@ -103,6 +111,7 @@ __all__ = [
     "MessageSizeTooLargeError",
     "NoBrokersAvailable",
     "ProducerClosedError",
+    "ProducerFencedError",
     "ProducerForkedError",
     "QueueFullError",
     "RecordPurgedError",
