@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 import warnings
@@ -176,3 +177,73 @@ def deadline_after(timeout: float | None) -> float | None:
 
 def remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(deadline - time.monotonic(), 0.0)
+
+
+class SSLContextFiles(ssl.SSLContext):
+    """An ``ssl.SSLContext`` that remembers the files and password it was made from
+    (``create_ssl_context`` in the shims' ``helpers``), so the client certificate and
+    key can reach librdkafka, which cannot take an SSLContext itself."""
+
+    #: No CA was given: the system's CAs are trusted (librdkafka: ``ssl.ca.location=probe``).
+    system_cas: bool = False
+    capath: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    password: Callable[[], str | bytes | bytearray] | str | bytes | bytearray | None = None
+
+
+def ssl_context_config(context: ssl.SSLContext) -> dict[str, str]:
+    """librdkafka properties for what an ``ssl.SSLContext`` holds.
+
+    From any SSLContext: the CA certificates it holds (``get_ca_certs``, which lists
+    those loaded from files or data, not those of a ``capath`` directory) become
+    ``ssl.ca.pem``, ``check_hostname`` becomes ``ssl.endpoint.identification.algorithm``
+    and ``verify_mode=CERT_NONE`` turns certificate verification off. Its client
+    certificate and key cannot be read back from a foreign context; an
+    :class:`SSLContextFiles` also gives its files and key password.
+    """
+    props: dict[str, str] = {}
+    cas = context.get_ca_certs(binary_form=True)
+    if cas:
+        props["ssl.ca.pem"] = "".join(ssl.DER_cert_to_PEM_cert(der) for der in cas)
+    if isinstance(context, SSLContextFiles):
+        if context.capath:  # a directory's certificates are not in get_ca_certs()
+            props["ssl.ca.location"] = context.capath
+        elif context.system_cas:
+            props["ssl.ca.location"] = "probe"
+        if context.certfile:
+            props["ssl.certificate.location"] = context.certfile
+            # load_cert_chain reads the key from the certificate file when no
+            # keyfile is given; librdkafka finds it there too.
+            props["ssl.key.location"] = context.keyfile or context.certfile
+            password = context.password() if callable(context.password) else context.password
+            if password is not None:
+                props["ssl.key.password"] = (
+                    password if isinstance(password, str) else bytes(password).decode()
+                )
+    props["ssl.endpoint.identification.algorithm"] = "https" if context.check_hostname else "none"
+    if context.verify_mode == ssl.CERT_NONE:
+        props["enable.ssl.certificate.verification"] = "false"
+    return props
+
+
+def ssl_options(options: dict[str, Any], error: Callable[[str], Exception]) -> dict[str, str]:
+    """Take ``ssl_context`` out of a peer's options: the librdkafka properties for it
+    when the protocol uses TLS (both peers use the context only then; kafka-python
+    then ignores every other ``ssl_*`` option, so they are dropped), else nothing.
+
+    Raises:
+        ``error``: ``ssl_context`` is not an ``ssl.SSLContext``.
+    """
+    context = options.pop("ssl_context", None)
+    if context is None:
+        return {}
+    if not isinstance(context, ssl.SSLContext):
+        raise error(f"ssl_context must be an ssl.SSLContext, not {type(context).__name__}")
+    protocol = str(options.get("security_protocol") or "PLAINTEXT").upper()
+    if protocol not in ("SSL", "SASL_SSL"):
+        return {}
+    props = ssl_context_config(context)
+    for name in [n for n in options if n.startswith("ssl_")]:
+        del options[name]
+    return props

@@ -30,7 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "enable_idempotence": False,
 }
 
-SHIM_OPTIONS = frozenset({"key_serializer", "value_serializer", "partitioner", "loop"})
+SHIM_OPTIONS = frozenset(
+    {"key_serializer", "value_serializer", "partitioner", "loop", "ssl_context"}
+)
 
 IGNORED = {
     "api_version": "librdkafka negotiates API versions with the broker itself",
@@ -38,8 +40,6 @@ IGNORED = {
 }
 
 UNSUPPORTED = {
-    "ssl_context": "an ssl.SSLContext cannot be handed to librdkafka; use kafkify.Producer "
-    "with ssl_cafile, ssl_certfile and ssl_keyfile",
     "sasl_oauth_token_provider": "kafkify has no OAUTHBEARER token callback yet",
 }
 
@@ -62,6 +62,7 @@ class AIOKafkaProducer:
             client="aiokafka",
         )
         options.pop("loop", None)
+        ssl_config = _common.ssl_options(options, Errors.KafkaConfigurationError)
         config = {**DEFAULTS, **options}
         self._key_serializer: Callable[[Any], Any] | None = config.pop("key_serializer", None)
         self._value_serializer: Callable[[Any], Any] | None = config.pop("value_serializer", None)
@@ -73,7 +74,7 @@ class AIOKafkaProducer:
         core_options = {k: v for k, v in config.items() if v is not None}
         try:
             self._producer = kafkify.Producer(
-                value_serializer="bytes", partitioner=partitioner, **core_options
+                value_serializer="bytes", partitioner=partitioner, config=ssl_config, **core_options
             )
         except kafkify.KafkaError as e:
             raise Errors.from_kafkify(e) from e

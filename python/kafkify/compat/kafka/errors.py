@@ -231,6 +231,34 @@ kafka_errors: dict[int, type[BrokerResponseError]] = {
 }
 
 
+# Every broker refused this client: kafkify fails the records at once with the
+# reason (kafkify.AuthenticationError). kafka-python records the same failure as
+# SaslAuthenticationFailedError (SASL) or KafkaConnectionError (TLS handshake) and
+# surfaces it as KafkaTimeoutError (the constructor's bootstrap, or send() waiting
+# for metadata); aiokafka's start() raises KafkaConnectionError. These classes are
+# all of those, so handlers written for either peer still catch them. Not retriable:
+# only new credentials or certificates help.
+def _refused(name: str, *bases: type[KafkaError], doc: str) -> type[KafkaError]:
+    attrs = {"retriable": False, "invalid_metadata": False, "__module__": __name__, "__doc__": doc}
+    return type(name, bases, attrs)
+
+
+SaslAuthenticationRefusedError = _refused(
+    "SaslAuthenticationRefusedError",
+    SaslAuthenticationFailedError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    doc="The brokers refused the SASL credentials (errno 58, SASL_AUTHENTICATION_FAILED).",
+)
+SSLHandshakeRefusedError = _refused(
+    "SSLHandshakeRefusedError",
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    doc="The TLS handshake failed: an untrusted or mismatched broker certificate, "
+    "or a client certificate the broker refused.",
+)
+
+
 def for_code(error_code: int) -> type[KafkaError]:
     """The class for a Kafka protocol error code (``UnknownError`` when unknown)."""
     return kafka_errors.get(error_code, UnknownError)
@@ -281,7 +309,9 @@ def from_kafkify(exc: BaseException) -> BaseException:
         return exc
     code = exc.code
     cls: type[KafkaError] | None = None
-    if code is not None and code > 0:
+    if isinstance(exc, core.AuthenticationError):
+        cls = SSLHandshakeRefusedError if code == _CODES["_SSL"] else SaslAuthenticationRefusedError
+    elif code is not None and code > 0:
         cls = kafka_errors.get(code)
     elif code is not None:
         cls = _LOCAL.get(code)

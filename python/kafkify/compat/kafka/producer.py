@@ -27,7 +27,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 #: Options the shim itself consumes.
-SHIM_OPTIONS = frozenset({"key_serializer", "value_serializer", "max_block_ms", "partitioner"})
+SHIM_OPTIONS = frozenset(
+    {"key_serializer", "value_serializer", "max_block_ms", "partitioner", "ssl_context"}
+)
 
 IGNORED = {
     "api_version": "librdkafka negotiates API versions with the broker itself",
@@ -49,8 +51,6 @@ IGNORED = {
 }
 
 UNSUPPORTED = {
-    "ssl_context": "an ssl.SSLContext cannot be handed to librdkafka; use ssl_cafile, "
-    "ssl_certfile, ssl_keyfile and ssl_password",
     "sasl_oauth_token_provider": "kafkify has no OAUTHBEARER token callback yet; use "
     "config sasl.oauthbearer.* properties through kafkify.Producer",
     "socks5_proxy": "librdkafka has no SOCKS5 proxy support",
@@ -76,6 +76,7 @@ class KafkaProducer:
             error=Errors.KafkaConfigurationError,
             client="kafka-python",
         )
+        ssl_config = _common.ssl_options(options, Errors.KafkaConfigurationError)
         self.config = {**DEFAULTS, **options}
         try:
             _common.settle_acks(options, self.config, default_acks=DEFAULTS["acks"])
@@ -91,7 +92,7 @@ class KafkaProducer:
         core_options["compression_type"] = self.config.get("compression_type") or "none"
         try:
             self._producer = kafkify.Producer(
-                value_serializer="bytes", partitioner=partitioner, **core_options
+                value_serializer="bytes", partitioner=partitioner, config=ssl_config, **core_options
             )
         except kafkify.KafkaError as e:
             raise Errors.from_kafkify(e) from e
