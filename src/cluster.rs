@@ -3,15 +3,55 @@
 //! the core beyond sending.
 
 use std::ffi::CStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use rdkafka::bindings as rd;
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::metadata::Metadata;
 use rdkafka::producer::{Producer as _, PurgeConfig};
 
-use crate::client::Client;
-use crate::errors;
+use crate::client::{Client, RdProducer};
+use crate::errors::{self, Error, Result};
+
+/// The first wait for metadata; each later one is twice as long (see `fetch_metadata`).
+const FIRST_METADATA_WAIT: Duration = Duration::from_millis(500);
+
+/// Fetch cluster metadata (one topic's or all), waiting up to `timeout`, but fail
+/// with the brokers' refusal (`AuthenticationError`, see `refusal`) as soon as every
+/// broker refuses this client, instead of waiting it out: librdkafka's metadata
+/// call cannot be interrupted, so it waits in growing slices (0.5 s, 1 s, 2 s, ...:
+/// a slow but healthy broker still gets the time to answer) and checks in between.
+pub fn fetch_metadata(
+    producer: &RdProducer,
+    topic: Option<&str>,
+    timeout: Duration,
+    failed: impl FnOnce(&RdError) -> Error,
+) -> Result<Metadata> {
+    let observer = producer.context().observer();
+    let deadline = Instant::now().checked_add(timeout);
+    let mut slice = FIRST_METADATA_WAIT;
+    loop {
+        let left = deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        match producer.client().fetch_metadata(topic, slice.min(left)) {
+            Ok(md) => return Ok(md),
+            Err(e) if left <= slice => return Err(failed(&e)),
+            Err(_) => {
+                let what = match topic {
+                    Some(t) => format!("metadata for topic {t:?}"),
+                    None => "cluster metadata".to_string(),
+                };
+                if let Some(refusal) = observer.standing_refusal(&what) {
+                    return Err(refusal);
+                }
+            }
+        }
+        slice = slice.saturating_mul(2);
+    }
+}
 
 fn code_or_none(err: Option<rdkafka::types::RDKafkaRespErr>) -> Option<i32> {
     err.map(|e| e as i32)
@@ -29,12 +69,12 @@ pub fn list_topics<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let md = py.detach(|| {
         client.with_producer(|p| {
-            p.client().fetch_metadata(topic, timeout).map_err(|e| {
+            fetch_metadata(p, topic, timeout, |e| {
                 let what = match topic {
                     Some(t) => format!("metadata for topic {t:?}"),
                     None => "cluster metadata".to_string(),
                 };
-                errors::from_rdkafka(&e, &what)
+                errors::from_rdkafka(e, &what)
             })
         })
     })?;

@@ -242,6 +242,11 @@ impl Observer {
         self.refusals.cause(code, context)
     }
 
+    /// The brokers' refusal, while every broker is down and refuses this client.
+    pub fn standing_refusal(&self, context: &str) -> Option<Error> {
+        self.refusals.standing(context)
+    }
+
     /// Fail the records queued in librdkafka (none of them sent): the brokers
     /// refuse this client. Called on the thread serving librdkafka's queue, from
     /// its error callback; the purged records' reports follow on that queue.

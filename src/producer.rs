@@ -468,9 +468,7 @@ impl Producer {
         let me = slf.clone().into_any().unbind();
         run_in_thread(py, move || {
             client.with_producer(|p| {
-                p.client()
-                    .fetch_metadata(None, timeout)
-                    .map_err(|e| no_brokers(&e, timeout))
+                cluster::fetch_metadata(p, None, timeout, |e| no_brokers(e, timeout))
             })?;
             Ok(me)
         })
@@ -497,12 +495,9 @@ impl Producer {
         let timeout = self.max_block;
         let ids = py.detach(|| {
             self.client.with_producer(|p| {
-                let md = p
-                    .client()
-                    .fetch_metadata(Some(topic), timeout)
-                    .map_err(|e| {
-                        errors::from_rdkafka(&e, &format!("metadata for topic {topic:?}"))
-                    })?;
+                let md = cluster::fetch_metadata(p, Some(topic), timeout, |e| {
+                    errors::from_rdkafka(e, &format!("metadata for topic {topic:?}"))
+                })?;
                 let t = md
                     .topics()
                     .iter()

@@ -17,6 +17,8 @@
 //!   record's report carries the refusal (`Refusals::cause`): e.g. a blocking `send`
 //!   raises `AuthenticationError: delivery to topic "t" failed: SASL authentication
 //!   error: ... invalid credentials`;
+//! - while every broker is down and the latest error is a refusal, a metadata wait
+//!   (`start()`, `list_topics`, `partitions_for`) fails with it too (`standing`);
 //! - a successful delivery means some broker took us: the state is cleared.
 //!
 //! librdkafka reports a refusal again on each reconnect (every ~0.5 s on loopback,
@@ -78,13 +80,41 @@ impl Refusals {
         if code? != Code::PurgeQueue {
             return None;
         }
+        self.latest_refusal(context)
+    }
+
+    /// The refusal, while every broker is down and refuses us: a metadata wait
+    /// (`cluster::fetch_metadata`) fails with it instead of waiting out its timeout.
+    pub fn standing(&self, context: &str) -> Option<Error> {
+        if !self.all_down.load(Ordering::Acquire) {
+            return None;
+        }
+        self.latest_refusal(context)
+    }
+
+    fn latest_refusal(&self, context: &str) -> Option<Error> {
         let latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
         let (code, reason) = latest.as_ref()?;
         Some(Error::Kafka {
             code: *code,
-            message: format!("{context}: the broker refused the connection: {reason}"),
+            message: format!(
+                "{context}: the broker refused the connection: {reason}{}",
+                hint(*code, reason)
+            ),
             fatal: false,
         })
+    }
+}
+
+/// What librdkafka's TLS message leaves out: "certificate verify failed" reads
+/// the same for an unknown CA and for a certificate that names another host.
+fn hint(code: Code, reason: &str) -> &'static str {
+    if code == Code::SSL && reason.contains("certificate verify failed") {
+        " [either no CA in ssl_cafile (ssl.ca.location) signed the broker's certificate, \
+         or the certificate does not name the host in bootstrap_servers (checked unless \
+         ssl_check_hostname=False)]"
+    } else {
+        ""
     }
 }
 
@@ -122,6 +152,7 @@ mod tests {
         let cause = r.cause(Some(Code::PurgeQueue), "delivery failed").unwrap();
         assert!(cause.to_string().contains(DENIED), "{cause}");
         assert!(r.cause(Some(Code::MessageTimedOut), "x").is_none());
+        assert!(r.standing("metadata").unwrap().to_string().contains(DENIED));
     }
 
     #[test]
@@ -152,6 +183,7 @@ mod tests {
         r.error(Code::AllBrokersDown, "1/1 brokers are down");
         r.delivered();
         assert!(r.cause(Some(Code::PurgeQueue), "x").is_none());
+        assert!(r.standing("x").is_none());
         assert!(!r.error(Code::Authentication, DENIED)); // not all down any more
     }
 }

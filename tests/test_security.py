@@ -27,6 +27,7 @@ a PKI made at start, so every case here is a real handshake:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -261,6 +262,35 @@ def test_refused_handshake_fails_the_send_with_authentication_error(
             assert phrase in message, message
         assert producer.metrics()["kafkify"]["failed"] == 1
     assert read_back(bootstrap, topic, 1, timeout=1) == []
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["wrong password, SCRAM-SHA-256 over SASL_SSL", "unknown CA (trusting only the rogue CA)"],
+)
+def test_refused_handshake_fails_metadata_waits_with_authentication_error(
+    kafka: Cluster, case: str
+) -> None:
+    """start(), list_topics() and partitions_for() wait for metadata: with every broker
+    refusing the client they raise the refusal, not a timeout after their wait."""
+    make_options, name, phrases = REFUSED[case]
+    with producing(make_options(kafka), max_block_ms=DELIVERY_TIMEOUT_MS) as producer:
+
+        async def start() -> None:
+            await producer.start(timeout=SEND_TIMEOUT)
+
+        calls: dict[str, Callable[[], object]] = {
+            "start": lambda: asyncio.run(start()),
+            "list_topics": lambda: producer.list_topics(timeout=SEND_TIMEOUT),
+            "partitions_for": lambda: producer.partitions_for("any-topic"),
+        }
+        for call, run in calls.items():
+            with pytest.raises(kafkify.AuthenticationError) as refused:
+                run()
+            assert refused.value.name == name, (call, str(refused.value))
+            assert "the broker refused the connection" in str(refused.value), call
+            for phrase in phrases:
+                assert phrase in str(refused.value), (call, str(refused.value))
 
 
 # ---------------------------------------------------------------------------------
