@@ -3,11 +3,13 @@ client (confluent-kafka's Consumer), and running code in a fresh interpreter."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,16 @@ from confluent_kafka import (
     KafkaError,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    NewTopic,
+    ResourcePatternType,
+    ResourceType,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -190,3 +201,41 @@ def spawn(code: str, *args: str) -> subprocess.Popen[str]:
 def closed_port() -> int:
     """A loopback port nobody listens on (a dead broker)."""
     return kafka_cluster.free_port()
+
+
+@contextlib.contextmanager
+def only_alice_writes(bootstrap: str, topic: str) -> Iterator[None]:
+    """An ACL allowing alice WRITE on ``topic`` (so, with the ACL present, nobody
+    else may use it), in effect on the broker before the block runs."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    binding = AclBinding(
+        ResourceType.TOPIC,
+        topic,
+        ResourcePatternType.LITERAL,
+        "User:alice",
+        "*",
+        AclOperation.WRITE,
+        AclPermissionType.ALLOW,
+    )
+    match = AclBindingFilter(
+        ResourceType.TOPIC,
+        topic,
+        ResourcePatternType.LITERAL,
+        None,
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    for future in admin.create_acls([binding]).values():
+        future.result(timeout=30)
+    try:
+        # DescribeAcls answers from the broker's authorizer: once it lists the
+        # binding, the broker enforces it.
+        deadline = time.monotonic() + 30
+        while binding not in admin.describe_acls(match).result(timeout=10):
+            assert time.monotonic() < deadline, f"ACL on {topic} not in effect after 30 s"
+            time.sleep(0.1)
+        yield
+    finally:
+        for future in admin.delete_acls([match]).values():
+            future.result(timeout=30)

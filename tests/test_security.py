@@ -39,19 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import (
-    AclBinding,
-    AclBindingFilter,
-    AclOperation,
-    AclPermissionType,
-    AdminClient,
-    ResourcePatternType,
-    ResourceType,
-)
 
 import kafkify
 
-from helpers import create_topic, kafka_cluster, read_back
+from helpers import create_topic, kafka_cluster, only_alice_writes, read_back
 
 Cluster = kafka_cluster.Cluster
 Options = dict[str, Any]
@@ -295,44 +286,6 @@ def test_refused_handshake_fails_metadata_waits_with_authentication_error(
 
 # ---------------------------------------------------------------------------------
 # authorization
-
-
-@contextlib.contextmanager
-def only_alice_writes(bootstrap: str, topic: str) -> Iterator[None]:
-    """An ACL allowing alice WRITE on ``topic`` (so, with the ACL present, nobody
-    else may use it), in effect on the broker before the block runs."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    binding = AclBinding(
-        ResourceType.TOPIC,
-        topic,
-        ResourcePatternType.LITERAL,
-        "User:alice",
-        "*",
-        AclOperation.WRITE,
-        AclPermissionType.ALLOW,
-    )
-    match = AclBindingFilter(
-        ResourceType.TOPIC,
-        topic,
-        ResourcePatternType.LITERAL,
-        None,
-        None,
-        AclOperation.ANY,
-        AclPermissionType.ANY,
-    )
-    for future in admin.create_acls([binding]).values():
-        future.result(timeout=30)
-    try:
-        # DescribeAcls answers from the broker's authorizer: once it lists the
-        # binding, the broker enforces it.
-        deadline = time.monotonic() + 30
-        while binding not in admin.describe_acls(match).result(timeout=10):
-            assert time.monotonic() < deadline, f"ACL on {topic} not in effect after 30 s"
-            time.sleep(0.1)
-        yield
-    finally:
-        for future in admin.delete_acls([match]).values():
-            future.result(timeout=30)
 
 
 def test_principal_without_write_gets_topic_authorization_failed(

@@ -21,7 +21,6 @@ within a few seconds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import ssl
 import time
@@ -35,15 +34,6 @@ import aiokafka.errors
 import aiokafka.helpers
 import confluent_kafka
 import pytest
-from confluent_kafka.admin import (
-    AclBinding,
-    AclBindingFilter,
-    AclOperation,
-    AclPermissionType,
-    AdminClient,
-    ResourcePatternType,
-    ResourceType,
-)
 
 import kafkify
 from kafkify.compat import aiokafka as aiokafka_shim
@@ -52,7 +42,7 @@ from kafkify.compat.aiokafka.helpers import create_ssl_context
 from kafkify.compat.kafka import KafkaProducer
 from kafkify.compat.kafka import errors as shim_errors
 
-from helpers import create_topic, kafka_cluster, read_back
+from helpers import create_topic, kafka_cluster, only_alice_writes, read_back
 
 with warnings.catch_warnings():
     # kafka-python 3.0 loads its protocol schemas with the deprecated
@@ -252,42 +242,6 @@ def assert_same_class(shim_error: BaseException, peer_error: BaseException, modu
     expected = getattr(module, name, None)
     assert isinstance(expected, type), f"the shim has no {name} ({peer_error!r})"
     assert isinstance(shim_error, expected), (shim_error, peer_error)
-
-
-@contextlib.contextmanager
-def only_alice_writes(bootstrap: str, topic: str) -> Iterator[None]:
-    """An ACL allowing alice WRITE on ``topic`` (so nobody else may use it), in
-    effect on the broker before the block runs."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    binding = AclBinding(
-        ResourceType.TOPIC,
-        topic,
-        ResourcePatternType.LITERAL,
-        "User:alice",
-        "*",
-        AclOperation.WRITE,
-        AclPermissionType.ALLOW,
-    )
-    match = AclBindingFilter(
-        ResourceType.TOPIC,
-        topic,
-        ResourcePatternType.LITERAL,
-        None,
-        None,
-        AclOperation.ANY,
-        AclPermissionType.ANY,
-    )
-    for future in admin.create_acls([binding]).values():
-        future.result(timeout=30)
-    try:
-        deadline = time.monotonic() + 30  # DescribeAcls answers from the broker's authorizer
-        while binding not in admin.describe_acls(match).result(timeout=10):
-            assert time.monotonic() < deadline, f"ACL on {topic} not in effect after 30 s"
-            time.sleep(0.1)
-        yield
-    finally:
-        for future in admin.delete_acls([match]).values():
-            future.result(timeout=30)
 
 
 BOB = Case("SASL_SSL", "SCRAM-SHA-256", user="bob")
