@@ -228,7 +228,40 @@ pub fn translate(
         set_raw(&mut props, name, value)?;
     }
     relax_default_idempotence(&mut props, options, raw);
+    client_side_request_timeout(&mut props, options, raw);
     Ok(props)
+}
+
+/// librdkafka's bounds for `socket.timeout.ms`.
+const SOCKET_TIMEOUT_MS: (u64, u64) = (10, 300_000);
+
+/// kafka-python's and aiokafka's `request_timeout_ms` is the client's own limit: a
+/// request not answered by then is abandoned and retried (on a new leader, if the
+/// old one froze). librdkafka's `request.timeout.ms` is only the broker's acks wait;
+/// the client-side limit is `socket.timeout.ms` (60 s by default). So the snake_case
+/// option sets both, unless the caller also set the socket timeout. Measured on a
+/// 3-node Kafka with the leader SIGSTOPped (tests/test_failover.py): with only
+/// `request.timeout.ms=3000` the frozen partitions answered after 61 s.
+fn client_side_request_timeout(
+    props: &mut Properties,
+    options: &[(String, Value)],
+    raw: &[(String, Value)],
+) {
+    let asked = options.iter().any(|(name, _)| name == "request_timeout_ms");
+    let socket_explicit = options
+        .iter()
+        .chain(raw)
+        .any(|(name, _)| name == "socket_timeout_ms" || name == "socket.timeout.ms");
+    if !asked || socket_explicit {
+        return;
+    }
+    if let Some(ms) = props
+        .get("request.timeout.ms")
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        let ms = ms.clamp(SOCKET_TIMEOUT_MS.0, SOCKET_TIMEOUT_MS.1);
+        props.0.insert("socket.timeout.ms".into(), ms.to_string());
+    }
 }
 
 /// Idempotence is our default, but it requires acks=all. As the Java client does
@@ -506,6 +539,26 @@ mod tests {
     fn underscore_spelling_of_a_librdkafka_property_is_accepted() {
         let p = translate(&opts(&[("socket_timeout_ms", Value::Int(100))]), &[], &rd()).unwrap();
         assert_eq!(p.get("socket.timeout.ms"), Some("100"));
+        let p = translate(
+            &opts(&[("request_timeout_ms", Value::Int(3000))]),
+            &[],
+            &rd(),
+        )
+        .unwrap();
+        assert_eq!(p.get("request.timeout.ms"), Some("3000"));
+        assert_eq!(p.get("socket.timeout.ms"), Some("3000"));
+        let both = [
+            ("socket_timeout_ms", Value::Int(100)),
+            ("request_timeout_ms", Value::Int(3000)),
+        ];
+        let p = translate(&opts(&both), &[], &rd()).unwrap();
+        assert_eq!(p.get("socket.timeout.ms"), Some("100"));
+        let p = translate(
+            &opts(&[("request_timeout_ms", Value::Int(900_000))]),
+            &[],
+            &rd(),
+        );
+        assert_eq!(p.unwrap().get("socket.timeout.ms"), Some("300000"));
     }
 
     #[test]

@@ -19,10 +19,12 @@ rather than by timing guesses.
 
 Scenarios:
 1. SIGKILL a partition leader, wait for failover, restart it.
-2. SIGSTOP a leader for ~6 s with ``request_timeout_ms=3000``, then SIGCONT. librdkafka
-   enforces ``request.timeout.ms`` only on the broker side; the client gives up on an
-   in-flight request after ``socket.timeout.ms`` (60 s), so requests to the frozen
-   leader wait for SIGCONT (the window is ``stalled``: a blocked sender counts).
+2. SIGSTOP a leader for ~6 s with ``request_timeout_ms=3000``, then SIGCONT. kafkify
+   maps ``request_timeout_ms`` to librdkafka's ``socket.timeout.ms`` too (the client's
+   own limit; ``request.timeout.ms`` alone is only the broker's acks wait), so a
+   request in flight to the frozen leader is abandoned after 3 s and retried on the
+   leader the controller elects once the frozen node's session (3 s) expires. The
+   window is ``stalled``: a sender blocked on its in-flight records counts as progress.
 3. A rolling restart: SIGTERM (controlled shutdown) and restart, one node at a time,
    each once the previous one is fully in sync again.
 4. 2 of 3 nodes SIGKILLed (below ``min.insync.replicas``, controller quorum lost), with
@@ -723,9 +725,9 @@ def test_sigstop_leader_longer_than_request_timeout_then_sigcont(
     pause_s = 6.0
     windows = [
         Window("before", 10, 40, 0.1),
-        # stalled: librdkafka times requests out after socket.timeout.ms (60 s), not
-        # request.timeout.ms (the broker enforces that one, and this broker is frozen),
-        # so requests in flight to the paused leader hold their senders until SIGCONT.
+        # stalled: requests in flight to the paused leader hold their senders until
+        # socket.timeout.ms (= request_timeout_ms, 3 s) abandons them and a new
+        # leader takes them.
         Window("leader paused", 3, 40, 0.1, stalled=True),
         Window("after resume", 0, 0, 0.02),
     ]
