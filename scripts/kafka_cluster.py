@@ -48,7 +48,9 @@ import atexit
 import base64
 import contextlib
 import ctypes
+import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -61,6 +63,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from xml.etree import ElementTree
 
 HOST = "127.0.0.1"
@@ -259,6 +262,50 @@ class Node:
         return f"{HOST}:{self.ports[listener]}"
 
 
+class Listeners(Protocol):
+    """What the security tests need of a cluster: its listeners' addresses, its PKI
+    and its users (a ``Cluster`` this module started, or an ``ExternalCluster``)."""
+
+    pki: Pki | None
+    users: dict[str, str]
+
+    def bootstrap(self, listener: str = "PLAINTEXT") -> str: ...
+
+    @property
+    def bootstrap_servers(self) -> str: ...
+
+
+@dataclass
+class ExternalCluster:
+    """A cluster somebody else runs, described by a JSON file in ``Cluster.describe``'s
+    shape: ``{"listeners": {name: "host:port,..."}, "pki": {field: path, ...} | null,
+    "users": {name: password}}``. Its PLAINTEXT principal must be a super user (the
+    tests create topics and ACLs through it)."""
+
+    listeners: dict[str, str]
+    pki: Pki | None
+    users: dict[str, str]
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExternalCluster:
+        data = json.loads(Path(path).read_text())
+        pki = data.get("pki")
+        return cls(
+            listeners=dict(data["listeners"]),
+            pki=None
+            if pki is None
+            else Pki(**{k: v if k == "client_key_passphrase" else Path(v) for k, v in pki.items()}),
+            users=dict(data.get("users") or USERS),
+        )
+
+    def bootstrap(self, listener: str = "PLAINTEXT") -> str:
+        return self.listeners[listener]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.bootstrap("PLAINTEXT")
+
+
 class Cluster:
     """A running Kafka cluster this module started (use ``start_cluster``)."""
 
@@ -277,6 +324,19 @@ class Cluster:
     @property
     def bootstrap_servers(self) -> str:
         return self.bootstrap("PLAINTEXT")
+
+    def describe(self) -> dict[str, object]:
+        """This cluster as ``ExternalCluster.load`` reads it (``run --describe``)."""
+        pki = None
+        if self.pki is not None:
+            pki = {k: str(v) for k, v in dataclasses.asdict(self.pki).items()}
+        return {
+            "listeners": {
+                name: self.bootstrap(name) for name in self.nodes[0].ports if name != "CONTROLLER"
+            },
+            "pki": pki,
+            "users": self.users,
+        }
 
     def node(self, node_id: int) -> Node:
         [node] = [n for n in self.nodes if n.node_id == node_id]
@@ -583,6 +643,11 @@ def _main(argv: list[str]) -> int:
     run = sub.add_parser("run", help="start a cluster, print its bootstrap, wait for Ctrl+C")
     run.add_argument("-n", "--nodes", type=int, default=1)
     run.add_argument("--no-security", action="store_true", help="PLAINTEXT listener only")
+    run.add_argument(
+        "--describe",
+        metavar="FILE",
+        help="write the listeners, PKI and users as JSON (for KAFKA_CLUSTER=FILE pytest)",
+    )
     args = parser.parse_args(argv[1:])
     if args.command == "fetch":
         print(fetch())
@@ -592,6 +657,8 @@ def _main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with running(args.nodes, security=not args.no_security) as cluster:
         print(cluster.bootstrap_servers, flush=True)
+        if args.describe:
+            Path(args.describe).write_text(json.dumps(cluster.describe(), indent=2))
         if cluster.pki is not None:
             for listener in SECURITY_LISTENERS:
                 print(f"{listener}: {cluster.bootstrap(listener)}", file=sys.stderr)

@@ -7,10 +7,11 @@
 - ``kafka3``: three nodes (replication factor 3, ``min.insync.replicas=2``) for the
   failure tests, started the first time a test asks for it.
 
-``KAFKA_BOOTSTRAP=host:port`` points ``bootstrap`` at an existing broker instead; the
-security and failure tests still start their own cluster (they need its PKI, its
-users and its PIDs). Records are read back with confluent-kafka's Consumer
-(``helpers.read_back``) and compared byte for byte.
+``KAFKA_BOOTSTRAP=host:port`` points ``bootstrap`` at an existing broker instead;
+``KAFKA_CLUSTER=cluster.json`` points ``kafka`` (the security tests, and ``bootstrap``)
+at an existing cluster with its listeners, PKI and users. The failure tests always
+start their own 3 nodes: they kill them by PID. Records are read back with
+confluent-kafka's Consumer (``helpers.read_back``) and compared byte for byte.
 """
 
 from __future__ import annotations
@@ -28,8 +29,14 @@ from helpers import create_topic, kafka_cluster
 
 
 @pytest.fixture(scope="session")
-def kafka() -> Iterator[kafka_cluster.Cluster]:
-    """A 1-node Kafka cluster with every security listener."""
+def kafka() -> Iterator[kafka_cluster.Listeners]:
+    """A 1-node Kafka cluster with every security listener, or the existing cluster
+    that ``KAFKA_CLUSTER`` describes (a JSON file, see ``kafka_cluster.ExternalCluster``;
+    ``scripts/kafka_cluster.py run --describe FILE`` writes one)."""
+    described = os.environ.get("KAFKA_CLUSTER")
+    if described:
+        yield kafka_cluster.ExternalCluster.load(described)
+        return
     with kafka_cluster.running(1, security=True) as cluster:
         yield cluster
 
@@ -47,7 +54,7 @@ def bootstrap(request: pytest.FixtureRequest) -> str:
     external = os.environ.get("KAFKA_BOOTSTRAP")
     if external:
         return external
-    cluster: kafka_cluster.Cluster = request.getfixturevalue("kafka")
+    cluster: kafka_cluster.Listeners = request.getfixturevalue("kafka")
     return cluster.bootstrap_servers
 
 

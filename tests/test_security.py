@@ -44,7 +44,7 @@ import kafkify
 
 from helpers import create_topic, kafka_cluster, only_alice_writes, read_back
 
-Cluster = kafka_cluster.Cluster
+Cluster = kafka_cluster.Listeners
 Options = dict[str, Any]
 
 #: What a record would wait for without the refusal check: far longer than SEND_TIMEOUT.

@@ -51,7 +51,7 @@ with warnings.catch_warnings():
     import kafka as kafka_python
     import kafka.errors as kafka_python_errors
 
-Cluster = kafka_cluster.Cluster
+Cluster = kafka_cluster.Listeners
 Options = dict[str, Any]
 
 pytestmark = [
