@@ -25,7 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import create_topic, kafka_cluster
+from helpers import FIGURES, create_topic, kafka_cluster
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +62,12 @@ def bootstrap(request: pytest.FixtureRequest) -> str:
 def topic(bootstrap: str) -> str:
     """A fresh 3-partition topic."""
     return create_topic(bootstrap, 3)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures tests collected in ``helpers.FIGURES`` (failover counts)."""
+    for section, lines in FIGURES.items():
+        if lines:
+            terminalreporter.section(section)
+            for line in lines:
+                terminalreporter.write_line(line)

@@ -36,6 +36,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import kafka_cluster  # noqa: E402  (a script module, found through the path above)
 
+#: Figures a test wants in the run's output (printed by conftest's
+#: ``pytest_terminal_summary``, so CI's log has them too): section -> lines.
+FIGURES: dict[str, list[str]] = {}
+
 
 def unique_topic(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"

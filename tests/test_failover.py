@@ -53,7 +53,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -64,7 +64,7 @@ from confluent_kafka.admin import AdminClient
 import kafkify
 from kafkify import KafkaError, RecordMetadata
 
-from helpers import create_topic, kafka_cluster, read_back
+from helpers import FIGURES, create_topic, kafka_cluster, read_back
 
 RECORDS = 100_000
 CHUNK = 1_000
@@ -75,14 +75,9 @@ PATIENT_MS = 120_000  # delivery timeout that outlasts every outage here
 IMPATIENT_MS = 5_000  # shorter than the 2-nodes-down outage (the driver makes sure)
 STEP_TIMEOUT = 150.0  # one driver step (a wait for senders, leaders, ISRs)
 
-SUMMARY: list[str] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _print_summary() -> Iterator[None]:
-    yield
-    if SUMMARY:
-        print("\n== failover figures ==\n" + "\n".join(SUMMARY))
+#: Printed at the end of the run (conftest's pytest_terminal_summary), even in CI's
+#: captured run.
+SUMMARY: list[str] = FIGURES.setdefault("failover figures", [])
 
 
 # ---------------------------------------------------------------------------------
