@@ -11,14 +11,21 @@ from kafkify.compat._common import IgnoredOptionWarning
 from kafkify.compat.kafka import errors, serializer
 from kafkify.compat.kafka.future import Future, FutureRecordMetadata, RecordMetadata
 from kafkify.compat.kafka.producer import KafkaProducer
-from kafkify.compat.kafka.serializer import Deserializer, Serializer
+from kafkify.compat.kafka.serializer import (
+    DefaultSerializer,
+    Deserializer,
+    JsonSerializer,
+    Serializer,
+)
 from kafkify.compat.kafka.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = [
+    "DefaultSerializer",
     "Deserializer",
     "Future",
     "FutureRecordMetadata",
     "IgnoredOptionWarning",
+    "JsonSerializer",
     "KafkaProducer",
     "OffsetAndMetadata",
     "RecordMetadata",
@@ -27,3 +34,41 @@ __all__ = [
     "errors",
     "serializer",
 ]
+
+
+#: kafka-python's consumer and admin names: re-exported from kafka-python itself when
+#: it is installed, so ``from kafka import KafkaConsumer, KafkaProducer`` needs one change.
+PEER_NAMES = frozenset(
+    {
+        "AsyncConsumerRebalanceListener",
+        "ConsumerGroupMetadata",
+        "ConsumerRebalanceListener",
+        "IsolationLevel",
+        "KafkaAdminClient",
+        "KafkaConsumer",
+        "OffsetSpec",
+        "TopicPartitionReplica",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    """kafka-python's own ``name`` (see ``PEER_NAMES``).
+
+    Raises:
+        ImportError: kafka-python is not installed (saying what to install).
+        AttributeError: not one of its names, or not in the installed version.
+    """
+    if name not in PEER_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        import kafka as real
+    except ImportError as e:
+        raise ImportError(
+            f"{name} is kafka-python's, not kafkify's (kafkify is a producer): "
+            f"`pip install kafka-python` and {__name__} re-exports it",
+            name=__name__,
+        ) from e
+    value = getattr(real, name)
+    globals()[name] = value
+    return value

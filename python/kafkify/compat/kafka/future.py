@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, NamedTuple
 
 from kafkify.compat.kafka import errors as Errors
@@ -123,6 +123,16 @@ class Future:
         """Resolve ``future`` the same way as this one."""
         self.add_callback(future.success)
         return self.add_errback(future.failure)
+
+    def __await__(self) -> Generator[Future, None, Any]:
+        """``await future`` (kafka-python 3.x): yields the future itself while it is
+        pending (for an event loop that knows kafka-python futures), then returns the
+        value or raises the exception."""
+        if not self.is_done:
+            yield self
+        if self.exception is not None:
+            raise self.exception
+        return self.value
 
     def _call(self, f: Callable[[Any], object], arg: Any) -> None:
         try:

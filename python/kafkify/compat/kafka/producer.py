@@ -50,6 +50,24 @@ IGNORED = {
     "sasl_kerberos_domain_name": "librdkafka resolves the broker host name itself",
 }
 
+#: What ``config['api_version']`` reports when no ``api_version`` is given. kafka-python
+#: asks the broker (ApiVersions) in its constructor; librdkafka negotiates each request's
+#: version itself and does not expose the broker's version, and the shim does not connect
+#: in the constructor. kafkify's producer features (v2 records with headers, zstd,
+#: idempotence with epoch bumps, transactions) assume a broker of at least 2.5.
+ASSUMED_API_VERSION: tuple[int, ...] = (2, 5)
+
+
+class KafkaProducerClosedError(Errors.IllegalStateError, AssertionError):
+    """``send()`` on a closed producer: kafka-python 3.x raises ``IllegalStateError``,
+    2.x ``AssertionError``; this is both, so handlers written for either catch it."""
+
+
+class NoKeyOrValueError(ValueError, AssertionError):
+    """``send()`` with neither key nor value: kafka-python 3.x raises ``ValueError``,
+    2.x ``AssertionError``; this is both."""
+
+
 UNSUPPORTED = {
     "sasl_oauth_token_provider": "kafkify has no OAUTHBEARER token callback yet; use "
     "config sasl.oauthbearer.* properties through kafkify.Producer",
@@ -67,6 +85,16 @@ class KafkaProducer:
 
     DEFAULT_CONFIG = DEFAULTS
 
+    @classmethod
+    def max_usable_produce_magic(cls, api_version: tuple[int, ...]) -> int:
+        """The record format (magic) kafka-python uses for a broker version: 2 from
+        0.11 (the only one librdkafka writes to such brokers), 1 from 0.10, else 0."""
+        if api_version >= (0, 11):
+            return 2
+        if api_version >= (0, 10, 0):
+            return 1
+        return 0
+
     def __init__(self, **configs: Any) -> None:
         options = _common.triage(
             configs,
@@ -78,6 +106,10 @@ class KafkaProducer:
         )
         ssl_config = _common.ssl_options(options, Errors.KafkaConfigurationError)
         self.config = {**DEFAULTS, **options}
+        api_version = configs.get("api_version")
+        if isinstance(api_version, str):  # kafka-python still takes the old str form
+            api_version = None if api_version == "auto" else tuple(map(int, api_version.split(".")))
+        self.config["api_version"] = tuple(api_version) if api_version else ASSUMED_API_VERSION
         try:
             _common.settle_acks(options, self.config, default_acks=DEFAULTS["acks"])
         except kafkify.ConfigError as e:
@@ -87,7 +119,9 @@ class KafkaProducer:
         partitioner, self._partitioner_fn = _common.partitioner_option(
             self.config.pop("partitioner", None)
         )
-        core_options = {k: v for k, v in self.config.items() if v is not None}
+        core_options = {
+            k: v for k, v in self.config.items() if v is not None and k != "api_version"
+        }
         core_options.pop("compression_type", None)
         core_options["compression_type"] = self.config.get("compression_type") or "none"
         try:
@@ -116,18 +150,22 @@ class KafkaProducer:
         """Queue one record; returns a future resolving to ``RecordMetadata``.
 
         Raises:
-            AssertionError: the producer is closed, or both key and value are None.
+            IllegalStateError: the producer is closed (also an ``AssertionError``,
+                as kafka-python 2.x raised).
+            ValueError: both key and value are None (also an ``AssertionError``).
             MessageSizeTooLargeError: the record exceeds ``max_request_size``.
             KafkaTimeoutError: no room in the queue within ``max_block_ms``.
             IllegalStateError: a transactional producer outside a transaction.
             TypeError, ValueError: bad topic, key, value or headers.
         """
         if self._closed:
-            raise AssertionError("KafkaProducer already closed!")
+            raise KafkaProducerClosedError("KafkaProducer already closed!")
         if value is None and key is None:
-            raise AssertionError("Need at least one: key or value")
-        key_bytes = serialize(self._key_serializer, topic, key, headers)
-        value_bytes = serialize(self._value_serializer, topic, value, headers)
+            raise NoKeyOrValueError("Need at least one: key or value")
+        # One list, as in kafka-python: a serializer may add headers to it.
+        headers = list(headers) if headers is not None else []
+        key_bytes = _bytes(serialize(self._key_serializer, topic, key, headers))
+        value_bytes = _bytes(serialize(self._value_serializer, topic, value, headers))
         if partition is None and self._chooser is not None:
             partition = self._chooser(topic, key_bytes)
         future = FutureRecordMetadata()
@@ -147,7 +185,7 @@ class KafkaProducer:
                 topic,
                 value_bytes,
                 key_bytes,
-                headers=list(headers) if headers is not None else None,
+                headers=headers or None,
                 partition=partition,
                 timestamp_ms=timestamp_ms,
                 on_delivery=on_delivery,
@@ -256,6 +294,11 @@ class KafkaProducer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _bytes(data: Any) -> Any:
+    """A serializer's bytearray/memoryview result (kafka-python accepts them) as bytes."""
+    return bytes(data) if isinstance(data, bytearray | memoryview) else data
 
 
 def _record_metadata(meta: kafkify.RecordMetadata) -> RecordMetadata:

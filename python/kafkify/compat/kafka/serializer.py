@@ -1,8 +1,10 @@
 """kafka-python 3.x's ``kafka.serializer``: ``Serializer``/``Deserializer`` bases,
-plus ``JsonSerializer`` and ``DefaultSerializer``.
+plus ``JsonSerializer`` and ``DefaultSerializer`` (both serializers and deserializers).
 
-A ``Serializer`` instance passed as ``key_serializer``/``value_serializer`` is
-called as ``serialize(topic, data)``; a plain callable as ``f(data)``.
+A serializer object passed as ``key_serializer``/``value_serializer`` is called as
+kafka-python 3.x calls it, ``serialize(topic, headers, data)``, or as 2.x did,
+``serialize(topic, data)``, when its method takes two arguments; a plain callable
+as ``f(data)``.
 """
 
 from __future__ import annotations
@@ -14,55 +16,69 @@ from typing import Any
 
 
 class Serializer(abc.ABC):
+    """kafka-python 3.x's serializer base: ``serialize(topic, headers, data)``."""
+
     def __init__(self, **config: Any) -> None:  # noqa: B027 (an optional hook, as in kafka-python)
         pass
 
     @abc.abstractmethod
-    def serialize(self, topic: str, value: Any) -> bytes | None: ...
+    def serialize(self, topic: str, headers: Any, data: Any) -> Any: ...
 
     def close(self) -> None:  # noqa: B027 (an optional hook, as in kafka-python)
         pass
 
 
 class Deserializer(abc.ABC):
+    """kafka-python 3.x's deserializer base: ``deserialize(topic, headers, data)``."""
+
     def __init__(self, **config: Any) -> None:  # noqa: B027 (an optional hook, as in kafka-python)
         pass
 
     @abc.abstractmethod
-    def deserialize(self, topic: str, bytes_: bytes | None) -> Any: ...
+    def deserialize(self, topic: str, headers: Any, data: Any) -> Any: ...
 
     def close(self) -> None:  # noqa: B027 (an optional hook, as in kafka-python)
         pass
 
 
-class DefaultSerializer(Serializer):
-    """bytes (and bytearray/memoryview) as they are, str as UTF-8, None as None.
-
-    Raises:
-        TypeError: any other type.
+class DefaultSerializer(Serializer, Deserializer):
+    """kafka-python 3.x's: bytes, bytearray, memoryview and None pass through as they
+    are; anything else is ``data.encode(encoding)`` (so ``str``; other types raise
+    ``AttributeError``, as kafka-python's does). ``deserialize`` decodes (None stays None).
     """
 
-    def serialize(self, topic: str, value: Any) -> bytes | None:
-        if value is None or isinstance(value, bytes):
-            return value
-        if isinstance(value, bytearray | memoryview):
-            return bytes(value)
-        if isinstance(value, str):
-            return value.encode("utf-8")
-        raise TypeError(f"DefaultSerializer cannot serialize {type(value).__name__}")
+    def __init__(self, encoding: str = "utf-8") -> None:
+        self.encoding = encoding
 
+    def serialize(self, topic: str, headers: Any, data: Any) -> Any:
+        if type(data) in (bytes, bytearray, memoryview, type(None)):
+            return data
+        return data.encode(self.encoding)
 
-class JsonSerializer(Serializer):
-    """``json.dumps(value).encode()``; None stays None (a tombstone).
-
-    Raises:
-        TypeError: the value is not JSON-serializable.
-    """
-
-    def serialize(self, topic: str, value: Any) -> bytes | None:
-        if value is None:
+    def deserialize(self, topic: str, headers: Any, data: Any) -> Any:
+        if data is None:
             return None
-        return json.dumps(value).encode("utf-8")
+        return data.decode(self.encoding)
+
+
+class JsonSerializer(DefaultSerializer):
+    """``json.dumps(data)`` encoded with the encoding (UTF-8 by default); None stays
+    None (a tombstone). ``deserialize`` is ``json.loads`` of the decoded text.
+
+    Raises:
+        TypeError: the value is not JSON-serializable (``bytes`` included, as in
+            kafka-python).
+    """
+
+    def serialize(self, topic: str, headers: Any, data: Any) -> Any:
+        if data is None:
+            return None
+        return super().serialize(topic, headers, json.dumps(data))
+
+    def deserialize(self, topic: str, headers: Any, data: Any) -> Any:
+        if data is None:
+            return None
+        return json.loads(super().deserialize(topic, headers, data))
 
 
 def serialize(f: Any, topic: str, data: Any, headers: Any = None) -> Any:
