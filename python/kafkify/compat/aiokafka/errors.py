@@ -4,6 +4,7 @@ own producer errors."""
 
 from __future__ import annotations
 
+import kafkify
 from kafkify.compat.kafka.errors import (
     AuthorizationError,
     BrokerResponseError,
@@ -36,8 +37,8 @@ from kafkify.compat.kafka.errors import (
     UnknownTopicOrPartitionError,
     UnsupportedVersionError,
     for_code,
-    from_kafkify,
 )
+from kafkify.compat.kafka.errors import from_kafkify as _kafka_python_error
 
 
 class ProducerClosed(KafkaError):
@@ -45,10 +46,16 @@ class ProducerClosed(KafkaError):
 
 
 class ProducerFenced(KafkaError):
-    """Another producer with the same transactional_id went live."""
+    """Another producer with the same transactional_id went live (or the transaction
+    timed out); the producer cannot go on. The message is aiokafka's."""
 
     def __init__(
-        self, msg: str = "There is a newer producer using the same transactional_id"
+        self,
+        msg: str = (
+            "There is a newer producer using the same transactional_id or"
+            "transaction timeout occurred (check that processing time is "
+            "below transaction_timeout_ms)"
+        ),
     ) -> None:
         super().__init__(msg)
 
@@ -60,6 +67,17 @@ class IllegalOperation(KafkaError):
 
 class OutOfOrderSequenceNumber(KafkaError):
     pass
+
+
+def from_kafkify(exc: BaseException) -> BaseException:
+    """The aiokafka error for a kafkify error (other exceptions unchanged): kafka-python's
+    class, except that a fenced producer raises aiokafka's ``ProducerFenced`` (the
+    core's ``ProducerFencedError``, which kafka-python calls ``ProducerFencedError``)."""
+    if isinstance(exc, kafkify.ProducerFencedError):
+        out = ProducerFenced()
+        out.__cause__ = exc
+        return out
+    return _kafka_python_error(exc)
 
 
 __all__ = [

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+import traceback
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -31,11 +34,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 SHIM_OPTIONS = frozenset(
-    {"key_serializer", "value_serializer", "partitioner", "loop", "ssl_context"}
+    {"key_serializer", "value_serializer", "partitioner", "loop", "ssl_context", "api_version"}
 )
 
 IGNORED = {
-    "api_version": "librdkafka negotiates API versions with the broker itself",
     "sasl_kerberos_domain_name": "librdkafka resolves the broker host name itself",
 }
 
@@ -43,16 +45,98 @@ UNSUPPORTED = {
     "sasl_oauth_token_provider": "kafkify has no OAUTHBEARER token callback yet",
 }
 
+_MISSING: Any = object()
+
+
+class DeprecatedOptionWarning(_common.IgnoredOptionWarning, DeprecationWarning):
+    """An option aiokafka itself deprecated (``loop``, ``api_version``): ignored, with
+    aiokafka's ``DeprecationWarning`` and message (hence hidden by Python's default
+    warning filters outside ``__main__``, as aiokafka's is)."""
+
+
+class UnrecognizedConfigs(Errors.KafkaConfigurationError, TypeError):
+    """An option aiokafka's constructor does not take (aiokafka: a ``TypeError``
+    from Python; kafka-python and the other shims: ``KafkaConfigurationError``)."""
+
+
+def _aiokafka_checks(configs: Mapping[str, Any]) -> None:
+    """The argument checks of aiokafka 0.14's ``AIOKafkaProducer.__init__`` and
+    ``AIOKafkaClient.__init__``, in their order, with their messages.
+
+    Raises:
+        ValueError: as aiokafka raises it.
+    """
+    acks = configs.get("acks", _MISSING)
+    if acks is not _MISSING and acks not in (0, 1, -1, "all"):
+        raise ValueError("Invalid ACKS parameter")
+    if configs.get("compression_type") not in ("gzip", "snappy", "lz4", "zstd", None):
+        raise ValueError("Invalid compression type!")
+    idempotent = configs.get("transactional_id") is not None or configs.get(
+        "enable_idempotence", False
+    )
+    if idempotent and acks is not _MISSING and acks not in ("all", -1):
+        raise ValueError(f"acks={acks} not supported if enable_idempotence=True")
+    protocol = configs.get("security_protocol", "PLAINTEXT")
+    if protocol not in ("SSL", "PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise ValueError("`security_protocol` should be SSL or PLAINTEXT")
+    if protocol in ("SSL", "SASL_SSL") and configs.get("ssl_context") is None:
+        raise ValueError("`ssl_context` is mandatory if security_protocol=='SSL'")
+    if protocol in ("SASL_SSL", "SASL_PLAINTEXT"):
+        mechanism = configs.get("sasl_mechanism", "PLAIN")
+        if mechanism not in ("PLAIN", "GSSAPI", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"):
+            raise ValueError(
+                "only `PLAIN`, `GSSAPI`, `SCRAM-SHA-256`, "
+                "`SCRAM-SHA-512` and `OAUTHBEARER`"
+                "sasl_mechanism are supported "
+                "at the moment"
+            )
+        if mechanism == "PLAIN" and (
+            configs.get("sasl_plain_username") is None or configs.get("sasl_plain_password") is None
+        ):
+            raise ValueError("sasl_plain_username and sasl_plain_password required for PLAIN sasl")
+
 
 class AIOKafkaProducer:
     """aiokafka's producer API on kafkify's core.
 
     Raises:
-        KafkaConfigurationError: an unknown or unsupported option, or an invalid value.
-        ValueError: ``enable_idempotence=True`` with ``acks`` other than ``"all"``.
+        UnrecognizedConfigs: an option aiokafka does not take (a ``TypeError`` and a
+            ``KafkaConfigurationError``).
+        ValueError: what aiokafka rejects, with its message (``acks``,
+            ``compression_type``, ``acks`` with idempotence, ``security_protocol``,
+            TLS without ``ssl_context``, ``sasl_mechanism``, PLAIN without credentials).
+        KafkaConfigurationError: an unsupported option, or a value the core rejects.
     """
 
+    #: Until ``__init__`` has set it: a producer whose constructor raised is not "unclosed".
+    _closed: bool = True
+    _loop: asyncio.AbstractEventLoop | None = None
+    _source_traceback: traceback.StackSummary | None = None
+
     def __init__(self, **configs: Any) -> None:
+        unknown = set(configs) - SHIM_OPTIONS - IGNORED.keys() - UNSUPPORTED.keys()
+        unknown -= _common.CORE_OPTIONS
+        if unknown:
+            raise UnrecognizedConfigs(f"Unrecognized configs: {sorted(unknown)}")
+        if configs.get("loop") is not None:
+            warnings.warn(
+                "The `loop` parameter has been deprecated since 0.7.1 "
+                "and will be removed in a future release.",
+                DeprecatedOptionWarning,
+                stacklevel=2,
+            )
+        if configs.get("api_version") is not None:
+            warnings.warn(
+                "The `api_version` parameter has been deprecated since 0.13.0. "
+                "It is now a no-op and will be removed in a future release. ",
+                DeprecatedOptionWarning,
+                stacklevel=2,
+            )
+        _aiokafka_checks(configs)
+        with contextlib.suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
+        if self._loop is not None and self._loop.get_debug():
+            self._source_traceback = traceback.extract_stack(sys._getframe(1))
         options = _common.triage(
             configs,
             known=SHIM_OPTIONS,
@@ -62,12 +146,15 @@ class AIOKafkaProducer:
             client="aiokafka",
         )
         options.pop("loop", None)
+        options.pop("api_version", None)
         ssl_config = _common.ssl_options(options, Errors.KafkaConfigurationError)
         config = {**DEFAULTS, **options}
         self._key_serializer: Callable[[Any], Any] | None = config.pop("key_serializer", None)
         self._value_serializer: Callable[[Any], Any] | None = config.pop("value_serializer", None)
         partitioner, fn = _common.partitioner_option(config.pop("partitioner", None))
         _common.settle_acks(options, config, default_acks=1)
+        #: aiokafka resolves an unacknowledged record's future to None.
+        self._no_ack = config["acks"] == 0
         config["compression_type"] = config.get("compression_type") or "none"
         self._batch_size = int(config["max_batch_size"])
         self._request_timeout = float(config["request_timeout_ms"]) / 1000
@@ -83,12 +170,28 @@ class AIOKafkaProducer:
         self._pending: set[asyncio.Future[Any]] = set()
         self._closed = False
 
+    def __del__(self, _warnings: Any = warnings) -> None:
+        """As aiokafka's: a producer never stopped (started or not) warns
+        ``ResourceWarning("Unclosed AIOKafkaProducer ...")`` and reports itself to its
+        loop's exception handler. (The core producer flushes when collected.)"""
+        if self._closed is False:
+            _warnings.warn(f"Unclosed AIOKafkaProducer {self!r}", ResourceWarning, source=self)
+            if self._loop is not None:
+                context: dict[str, Any] = {
+                    "producer": self,
+                    "message": "Unclosed AIOKafkaProducer",
+                }
+                if self._source_traceback is not None:
+                    context["source_traceback"] = self._source_traceback
+                self._loop.call_exception_handler(context)
+
     async def start(self) -> None:
         """Connect to the cluster (and register the transactional id, if any).
 
         Raises:
             KafkaConnectionError: no broker answered.
         """
+        self._loop = asyncio.get_running_loop()
         try:
             await self._producer.start(self._request_timeout)
         except kafkify.KafkaError as e:
@@ -125,8 +228,9 @@ class AIOKafkaProducer:
         partition: int | None = None,
         timestamp_ms: int | None = None,
         headers: Iterable[tuple[str, bytes]] | None = None,
-    ) -> asyncio.Future[RecordMetadata]:
-        """Queue one record; returns a future resolving to ``RecordMetadata``.
+    ) -> asyncio.Future[RecordMetadata | None]:
+        """Queue one record; returns a future resolving to ``RecordMetadata``
+        (to None with ``acks=0``: nothing is acknowledged, as with aiokafka).
 
         Raises:
             ProducerClosed: the producer was stopped.
@@ -164,7 +268,7 @@ class AIOKafkaProducer:
         partition: int | None = None,
         timestamp_ms: int | None = None,
         headers: Iterable[tuple[str, bytes]] | None = None,
-    ) -> RecordMetadata:
+    ) -> RecordMetadata | None:
         """Send one record and wait for its acknowledgement.
 
         Raises: the errors of ``send``, and the record's delivery error.
@@ -178,7 +282,7 @@ class AIOKafkaProducer:
 
     async def send_batch(
         self, batch: BatchBuilder, topic: str, *, partition: int
-    ) -> asyncio.Future[RecordMetadata]:
+    ) -> asyncio.Future[RecordMetadata | None]:
         """Send every record of ``batch`` to one partition; returns a future
         resolving to the ``RecordMetadata`` of the batch's first record.
 
@@ -247,11 +351,19 @@ class AIOKafkaProducer:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """``async with producer.transaction():`` commits on success, aborts on error."""
+        """``async with producer.transaction():`` commits on success, aborts on error.
+
+        As aiokafka's: after a fatal error (``ProducerFenced``, raised by the send or
+        commit that revealed it) nothing is aborted, the error leaves the block as is.
+        """
         await self.begin_transaction()
         try:
             yield
-        except BaseException:
+        except Errors.ProducerFenced:
+            raise
+        except BaseException as e:
+            if isinstance(e, kafkify.KafkaError) and e.fatal:
+                raise
             await self.abort_transaction()
             raise
         await self.commit_transaction()
@@ -291,10 +403,10 @@ class AIOKafkaProducer:
 
     def _track(
         self, inner: Awaitable[Any], convert: Callable[[Any], RecordMetadata]
-    ) -> asyncio.Future[RecordMetadata]:
-        """A future resolving to ``convert(result)`` with errors translated,
-        remembered until done so ``flush()`` can wait for it."""
-        outer: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+    ) -> asyncio.Future[RecordMetadata | None]:
+        """A future resolving to ``convert(result)`` (None with ``acks=0``, as aiokafka's)
+        with errors translated, remembered until done so ``flush()`` can wait for it."""
+        outer: asyncio.Future[RecordMetadata | None] = asyncio.get_running_loop().create_future()
 
         def settle(done: asyncio.Future[Any]) -> None:
             self._pending.discard(outer)
@@ -305,7 +417,7 @@ class AIOKafkaProducer:
             elif (exc := done.exception()) is not None:
                 outer.set_exception(Errors.from_kafkify(exc))
             else:
-                outer.set_result(convert(done.result()))
+                outer.set_result(None if self._no_ack else convert(done.result()))
 
         self._pending.add(outer)
         # The core hands back real asyncio futures; ensure_future returns them as is.
