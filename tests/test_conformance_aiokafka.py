@@ -256,6 +256,22 @@ def test_closed_attribute(client: types.SimpleNamespace, bootstrap: str) -> None
     asyncio.run(main())
 
 
+def test_send_needs_a_key_or_a_value(client: types.SimpleNamespace, bootstrap: str) -> None:
+    """``send(topic)`` with neither key nor value is an ``AssertionError`` ("Need at
+    least one: key or value"), before anything is sent; a tombstone (key, no value)
+    is fine."""
+    topic = create_topic(bootstrap, 1, prefix="aio-tombstone")
+
+    async def main() -> None:
+        async with client.AIOKafkaProducer(bootstrap_servers=bootstrap) as producer:
+            with pytest.raises(AssertionError, match=r"^Need at least one: key or value$"):
+                await producer.send(topic)
+            await producer.send_and_wait(topic, None, key=b"k")
+
+    asyncio.run(main())
+    assert [(r.key, r.value) for r in read_back(bootstrap, topic, 1)] == [(b"k", None)]
+
+
 def test_acks_0_futures_resolve_to_none(client: types.SimpleNamespace, bootstrap: str) -> None:
     """With ``acks=0`` the broker acknowledges nothing: ``send``'s future,
     ``send_batch``'s future and ``send_and_wait`` give None, and the records are on the

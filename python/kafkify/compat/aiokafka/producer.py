@@ -238,7 +238,10 @@ class AIOKafkaProducer:
             MessageSizeTooLargeError: the record exceeds ``max_request_size``.
             IllegalOperation: a transactional producer outside a transaction.
             TypeError, ValueError: bad topic, key, value or headers.
+            AssertionError: neither a key nor a value (aiokafka's check).
         """
+        if value is None and key is None:
+            raise AssertionError("Need at least one: key or value")
         if self._closed:
             raise Errors.ProducerClosed()
         key_bytes = self._key_serializer(key) if self._key_serializer else key
