@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import uuid
+import warnings
 from typing import Any
 
 import pytest
@@ -25,6 +26,14 @@ from kafkify.compat.kafka.serializer import DefaultSerializer, JsonSerializer, S
 from kafkify.compat.kafka.structs import OffsetAndMetadata
 
 from helpers import closed_port, committed_offsets, create_topic, read_back
+
+with warnings.catch_warnings():
+    # kafka-python 3.0 (the reference the tests below compare with) loads its protocol
+    # schemas with the deprecated importlib.resources.read_text at import time.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import kafka as kafka_python
+    import kafka.errors as kafka_python_errors
+    import kafka.serializer as kafka_python_serializer
 
 log = logging.getLogger(__name__)
 
@@ -403,3 +412,240 @@ def test_undeliverable_record_fails_its_future_with_kafka_timeout_error(topic: s
     ((tag, exc),) = failures
     assert tag == "tag" and isinstance(exc, Errors.KafkaTimeoutError) and exc is future.exception
     producer.close()
+
+
+# --- kafka-python 3.x, side by side with the real library (issue 9) ---------------------
+
+#: Names kafka-python 3.x exports at the top level that belong to a producer.
+PRODUCER_TOP_LEVEL = [
+    "KafkaProducer",
+    "JsonSerializer",
+    "DefaultSerializer",
+    "Serializer",
+    "Deserializer",
+    "TopicPartition",
+    "OffsetAndMetadata",
+]
+
+
+def test_top_level_exports_match_kafka_python() -> None:
+    """``from kafkify.compat.kafka import KafkaProducer, JsonSerializer, ...`` works for
+    every producer-side name kafka-python 3 exports at its top level (checked against
+    ``dir(kafka)`` of the installed kafka-python, so the list cannot drift)."""
+    import kafkify.compat.kafka as shim
+
+    for name in PRODUCER_TOP_LEVEL:
+        assert name in dir(kafka_python), f"kafka-python no longer exports {name}"
+        assert name in shim.__all__ and getattr(shim, name).__name__ == name
+
+
+def _outcome(call: Any) -> tuple[str, Any]:
+    """("ok", result) or ("raises", exception class name) of ``call()``."""
+    try:
+        result = call()
+    except Exception as e:
+        return ("raises", type(e).__name__)
+    return ("ok", bytes(result) if isinstance(result, memoryview) else result)
+
+
+SERIALIZER_CASES: list[tuple[str, tuple[Any, ...], str, Any]] = [
+    # (class, constructor args, method, data)
+    *[
+        ("DefaultSerializer", args, "serialize", data)
+        for args in [(), ("utf-16",), ("latin-1",)]
+        for data in ["h\u00e9llo", "", b"raw", bytearray(b"raw"), memoryview(b"raw"), None, 42]
+    ],
+    *[
+        ("DefaultSerializer", args, "deserialize", data)
+        for args in [(), ("utf-16",)]
+        for data in ["h\u00e9llo".encode("utf-16"), b"plain", None]
+    ],
+    *[
+        ("JsonSerializer", args, "serialize", data)
+        for args in [(), ("utf-16",)]
+        for data in [{"a": [1, 2], "\u00e9": None}, "s", 3, None, b"bytes", {1, 2}]
+    ],
+    *[
+        ("JsonSerializer", (), "deserialize", data)
+        for data in [b'{"a": 1}', b"null", b"[1, 2]", None, b"not json"]
+    ],
+]
+
+
+@pytest.mark.parametrize(("cls", "args", "method", "data"), SERIALIZER_CASES)
+def test_serializers_behave_like_kafka_pythons(
+    cls: str, args: tuple[Any, ...], method: str, data: Any
+) -> None:
+    """``DefaultSerializer`` (an encoding, passes bytes-likes through, ``AttributeError``
+    for non-str values) and ``JsonSerializer`` (``TypeError`` for bytes) give the same
+    result, or raise the same exception class, as kafka-python's classes for the same
+    call ``method(topic, headers, data)``."""
+    real = kafka_python_serializer
+    from kafkify.compat.kafka import serializer as ours
+
+    def call(module: Any) -> tuple[str, Any]:
+        instance = getattr(module, cls)(*args)
+        return _outcome(lambda: getattr(instance, method)("topic", [], data))
+
+    assert call(ours) == call(real)
+
+
+def test_serializer_class_relations_match_kafka_pythons() -> None:
+    """Both serializers are Serializers *and* Deserializers in kafka-python 3; the
+    abstract bases keep the 3.x method signatures."""
+    import inspect
+
+    real = kafka_python_serializer
+    from kafkify.compat.kafka import serializer as ours
+
+    for module in (real, ours):
+        for name in ("DefaultSerializer", "JsonSerializer"):
+            instance = getattr(module, name)()
+            assert isinstance(instance, module.Serializer)
+            assert isinstance(instance, module.Deserializer)
+        assert issubclass(module.JsonSerializer, module.DefaultSerializer)
+        assert module.DefaultSerializer().encoding == "utf-8"
+    for base, method in (("Serializer", "serialize"), ("Deserializer", "deserialize")):
+        real_params = list(inspect.signature(getattr(getattr(real, base), method)).parameters)
+        our_params = list(inspect.signature(getattr(getattr(ours, base), method)).parameters)
+        assert our_params == real_params
+
+
+def test_max_usable_produce_magic_and_api_version_like_kafka_python(bootstrap: str) -> None:
+    """``KafkaProducer.max_usable_produce_magic`` is kafka-python's classmethod (same
+    answer per broker version), and ``config['api_version']`` is a version tuple: the
+    one given (the old ``"x.y.z"`` string form converted, as kafka-python does) or,
+    without one, ``ASSUMED_API_VERSION`` (kafka-python asks the broker; see
+    docs/migrating.md) — magic 2 either way, as kafka-python gets from our broker."""
+    from kafkify.compat.kafka.producer import ASSUMED_API_VERSION
+
+    for version in [(0, 8, 2), (0, 9), (0, 10), (0, 10, 0), (0, 10, 2), (0, 11), (2, 5), (4, 1)]:
+        assert KafkaProducer.max_usable_produce_magic(version) == (
+            kafka_python.KafkaProducer.max_usable_produce_magic(version)
+        )
+    # kafka-python also rounds a version missing from its table down to one in it
+    # ((2, 6, 0) -> (2, 6)); the shim keeps it as given.
+    for given in [(2, 6), "2.6", (4, 1)]:
+        real = kafka_python.KafkaProducer(bootstrap_servers=bootstrap, api_version=given)
+        with pytest.warns(IgnoredOptionWarning, match="api_version"):
+            ours = KafkaProducer(bootstrap_servers=bootstrap, api_version=given)
+        assert ours.config["api_version"] == real.config["api_version"]
+        real.close()
+        ours.close()
+    real = kafka_python.KafkaProducer(bootstrap_servers=bootstrap)
+    ours = KafkaProducer(bootstrap_servers=bootstrap)
+    assert isinstance(real.config["api_version"], tuple)
+    assert ours.config["api_version"] == ASSUMED_API_VERSION
+    for p in (real, ours):
+        assert p.max_usable_produce_magic(p.config["api_version"]) == 2
+        p.close()
+
+
+#: (send arguments) whose RecordMetadata is compared field by field; sent to partition 0.
+METADATA_CASES: list[dict[str, Any]] = [
+    {"value": b"Simple value", "key": b"Simple key", "headers": [("Header Key", b"Header Value")]},
+    {
+        "value": b"v",
+        "key": b"kk",
+        "headers": [("h", b"12"), ("\u00e9", b"")],
+        "timestamp_ms": 12345,
+    },
+    {"value": b"only a value"},
+    {"key": b"only a key"},
+    {"value": b"", "key": b"", "headers": []},
+    {"value": b"x" * 1000, "timestamp_ms": 9999999},
+]
+
+
+@pytest.mark.parametrize("timestamp_type", ["CreateTime", "LogAppendTime"])
+def test_record_metadata_matches_kafka_python_field_by_field(
+    bootstrap: str, timestamp_type: str
+) -> None:
+    """The same records sent by kafka-python and by the shim to the same broker give
+    the same RecordMetadata fields (checksum None for v2 records; serialized key,
+    value and header sizes, -1 where kafka-python says -1; the given timestamp), and
+    each client's ``timestamp`` is the one the broker stored (the send time or the
+    given one for CreateTime, the broker's for LogAppendTime). Offsets and partitions
+    differ naturally (one topic per client)."""
+    results: dict[str, list[Any]] = {}
+    for name, cls in (("kafka-python", kafka_python.KafkaProducer), ("shim", KafkaProducer)):
+        t = create_topic(
+            bootstrap, 1, prefix="meta", config={"message.timestamp.type": timestamp_type}
+        )
+        producer = cls(bootstrap_servers=bootstrap)
+        metas = [producer.send(t, partition=0, **case).get(timeout=30) for case in METADATA_CASES]
+        producer.close()
+        stored = {r.offset: r.timestamp for r in read_back(bootstrap, t, len(METADATA_CASES))}
+        for meta in metas:
+            assert meta.topic == t and meta.partition == 0
+            assert meta.topic_partition == (t, 0)
+            assert meta.timestamp == stored[meta.offset], (name, meta)
+        results[name] = [
+            (
+                m.checksum,
+                m.serialized_key_size,
+                m.serialized_value_size,
+                m.serialized_header_size,
+                m.timestamp if timestamp_type == "CreateTime" and "timestamp_ms" in c else None,
+            )
+            for m, c in zip(metas, METADATA_CASES, strict=True)
+        ]
+    assert results["shim"] == results["kafka-python"]
+
+
+def test_send_errors_match_kafka_python(bootstrap: str, topic: str) -> None:
+    """A transactional producer's ``send()`` outside a transaction raises
+    ``IllegalStateError`` (the shim's ``errors`` class, as kafka-python raises its
+    own); a send on a closed producer is an ``IllegalStateError`` and a send with
+    neither key nor value a ``ValueError``, as in kafka-python 3 — and both are still
+    the ``AssertionError`` kafka-python 2 raised. Checked with both libraries."""
+    for mod, errors in ((kafka_python, kafka_python_errors), (None, Errors)):
+        cls = mod.KafkaProducer if mod else KafkaProducer
+        txn = cls(bootstrap_servers=bootstrap, transactional_id=f"out-{uuid.uuid4().hex[:8]}")
+        txn.init_transactions()
+        with pytest.raises(errors.IllegalStateError):
+            txn.send(topic, b"outside a transaction")
+        txn.close()
+        plain = cls(bootstrap_servers=bootstrap)
+        with pytest.raises(ValueError):
+            plain.send(topic)
+        plain.close()
+        with pytest.raises(errors.IllegalStateError):
+            plain.send(topic, b"closed")
+    ours = KafkaProducer(bootstrap_servers=bootstrap)
+    with pytest.raises(AssertionError):
+        ours.send(topic)
+    ours.close()
+    with pytest.raises(AssertionError):
+        ours.send(topic, b"closed")
+    assert read_back(bootstrap, topic, 0, timeout=5) == []
+
+
+def test_headers_a_serializer_adds_are_sent_as_with_kafka_python(bootstrap: str) -> None:
+    """kafka-python 3 hands its serializers the record's headers list (``[]`` when the
+    send has none) and sends what they add to it; the shim does the same. Checked by
+    sending through both and reading the headers back."""
+
+    def tagging(base: type) -> Any:
+        """A subclass of ``base`` (kafka-python 3 wraps any serializer that is not a
+        ``kafka.serializer.Serializer`` as a plain callable)."""
+
+        class Tagging(base):  # type: ignore[misc,valid-type]
+            def serialize(self, topic: str, headers: Any, data: Any) -> bytes:
+                headers.append(("content-type", b"text/plain"))
+                return str(data).encode()
+
+        return Tagging()
+
+    got: dict[str, list[Any]] = {}
+    for name, cls, base in (
+        ("kafka-python", kafka_python.KafkaProducer, kafka_python_serializer.Serializer),
+        ("shim", KafkaProducer, Serializer),
+    ):
+        t = create_topic(bootstrap, 1, prefix="hdr")
+        with cls(bootstrap_servers=bootstrap, value_serializer=tagging(base)) as producer:
+            producer.send(t, "no headers").get(timeout=30)
+            producer.send(t, "one header", headers=[("a", b"1")]).get(timeout=30)
+        got[name] = [(r.value, r.headers) for r in read_back(bootstrap, t, 2)]
+    assert got["shim"] == got["kafka-python"]
+    assert got["shim"][0] == (b"no headers", [("content-type", b"text/plain")])
