@@ -289,6 +289,11 @@ impl Observer {
         self.sent.fetch_sub(n as u64, Ordering::AcqRel);
     }
 
+    /// Records reported so far (delivered or failed).
+    pub fn reported(&self) -> u64 {
+        self.delivered.load(Ordering::Acquire) + self.failed.load(Ordering::Acquire)
+    }
+
     /// Records sent and not yet reported (delivered or failed).
     pub fn in_flight(&self) -> usize {
         let done = self.delivered.load(Ordering::Acquire) + self.failed.load(Ordering::Acquire);

@@ -8,7 +8,7 @@
 
 use std::ffi::CString;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
@@ -168,9 +168,33 @@ pub fn commit(py: Python<'_>, client: &Client, timeout: Option<Duration>) -> PyR
 /// Purges the transaction's undelivered records (each reported as failed), then aborts.
 pub fn abort(py: Python<'_>, client: &Client, timeout: Option<Duration>) -> PyResult<()> {
     call(py, client, "abort_transaction", |p| {
-        p.abort_transaction(timeout_of(timeout))
+        let started = Instant::now();
+        settle_before_abort(p, timeout.map_or(ABORT_SETTLE, |t| t.min(ABORT_SETTLE)));
+        let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
+        p.abort_transaction(timeout_of(left))
             .map_err(|e| txn_error(&e, "abort_transaction"))
     })
+}
+
+/// The longest an abort waits for a report before it aborts (see `settle_before_abort`).
+const ABORT_SETTLE: Duration = Duration::from_secs(5);
+
+/// librdkafka's issue #4849: an abort right after the transaction's first records
+/// were sent can fail, fatally, with INVALID_TXN_STATE. librdkafka counts a
+/// partition's AddPartitionsToTxn as done when it *sends* it, so its EndTxn(abort)
+/// can reach the coordinator while the transaction is still empty there. Seen here
+/// on Kafka 4.1 in `test_compat_aiokafka.py::test_docs_transaction_example`
+/// (`send` then raise inside `transaction()`: once in this session's ~6 full runs).
+/// A record's delivery report comes only after its partition's registration was
+/// answered, so while records are in flight the abort first waits for the next
+/// report (one round trip; at most `limit`), then aborts as librdkafka would.
+fn settle_before_abort(p: &RdProducer, limit: Duration) {
+    let observer = p.context().observer();
+    let before = observer.reported();
+    let deadline = Instant::now() + limit;
+    while observer.in_flight() > 0 && observer.reported() == before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Consumer group metadata: a group id (str), or the serialized form librdkafka
