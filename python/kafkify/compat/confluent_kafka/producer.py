@@ -25,6 +25,9 @@ from kafkify.compat.confluent_kafka.message import Message
 
 DeliveryCallback = Callable[[KafkaError | None, Message], object]
 _Report = tuple[DeliveryCallback | None, KafkaError | None, Message]
+#: Queued for a success under ``delivery.report.only.error``: done, no callback.
+_DONE = None
+_Item = _Report | Callable[[], object] | None
 
 #: librdkafka's defaults where kafkify's differ (confluent-kafka uses librdkafka's).
 DEFAULTS = {"enable.idempotence": "false", "compression.type": "none"}
@@ -38,18 +41,30 @@ IGNORED = {
 ClientCallback = Callable[[Any], object]
 UNSUPPORTED = {"oauth_cb": "kafkify has no OAUTHBEARER token callback yet"}
 
+#: What confluent-kafka raises for a call on a closed producer (``list_topics`` and
+#: ``set_sasl_credentials`` say "Handle", being calls of every client there).
+CLOSED = "Producer has been closed"
+HANDLE_CLOSED = "Handle has been closed"
+
+#: librdkafka's spellings of a boolean property (case-insensitive).
+_BOOLEANS = {"true": True, "t": True, "1": True, "false": False, "f": False, "0": False}
+
 
 class Producer:
     """confluent-kafka's producer API on kafkify's core.
 
     Raises:
         KafkaException: an unknown property or an invalid value (``_INVALID_ARG``).
-        TypeError: the configuration is not a dict.
+        TypeError: no configuration, or one that is not a dict (``"expected
+            configuration dict"``, as confluent-kafka says).
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
-        if config is not None and not isinstance(config, Mapping):
-            raise TypeError(f"expected configuration dict, got {type(config).__name__}")
+        self._closed = False
+        if (config is None and not kwargs) or (
+            config is not None and not isinstance(config, Mapping)
+        ):
+            raise TypeError("expected configuration dict")
         conf: dict[str, Any] = dict(config or {})
         # In keyword form, bootstrap_servers= stands for bootstrap.servers (Python
         # callbacks such as error_cb keep their names).
@@ -59,6 +74,13 @@ class Producer:
         # Both spellings are taken out: librdkafka knows neither.
         on_delivery, dr_cb = conf.pop("on_delivery", None), conf.pop("delivery.report.cb", None)
         self._default_cb: DeliveryCallback | None = on_delivery or dr_cb
+        # delivery.report.only.error: librdkafka would report no success, so the
+        # shim could not tell when a record is done; the core reports every record
+        # and the shim serves only the failures.
+        only_error = conf.get("delivery.report.only.error")
+        self._only_error = _BOOLEANS.get(str(only_error).lower(), None)
+        if self._only_error is not None:
+            del conf["delivery.report.only.error"]
         on_error, on_stats = self._client_callbacks(
             conf.pop("error_cb", None), conf.pop("stats_cb", None)
         )
@@ -98,7 +120,7 @@ class Producer:
     ]:
         """The core's ``on_error``/``on_stats`` hooks, queueing confluent's ``error_cb``
         (a KafkaError) and ``stats_cb`` (librdkafka's statistics JSON) for ``poll``."""
-        self._reports: queue.SimpleQueue[_Report | Callable[[], object]] = queue.SimpleQueue()
+        self._reports: queue.SimpleQueue[_Item] = queue.SimpleQueue()
 
         def on_error(e: kafkify.KafkaError) -> None:
             if error_cb is not None:
@@ -133,11 +155,17 @@ class Producer:
             RuntimeError: the producer is closed.
             TypeError: a value or key that is not str or bytes.
         """
+        if self._closed:
+            raise RuntimeError(CLOSED)
         cb = on_delivery or callback or self._default_cb
         value_bytes = value.encode() if isinstance(value, str) else value
         started = time.monotonic()
+        only_error = self._only_error
 
         def report(err: kafkify.KafkaError | None, meta: kafkify.RecordMetadata) -> None:
+            if err is None and only_error:
+                self._reports.put(_DONE)
+                return
             error = KafkaError.from_kafkify(err) if err is not None else None
             msg = Message(
                 meta.topic,
@@ -179,7 +207,7 @@ class Producer:
         A record that could not be queued gets its ``KafkaError`` in ``msg["_error"]``.
 
         Raises:
-            RuntimeError: the producer is closed.
+            RuntimeError: the producer is closed (with ``messages`` not empty, as there).
         """
         queued = 0
         for m in messages:
@@ -204,39 +232,54 @@ class Producer:
         """Serve delivery callbacks: wait up to ``timeout`` seconds (-1 or None:
         forever) for the first, then serve all that are ready. Returns how many.
 
-        Raises: whatever a delivery callback raises (the rest wait for the next poll).
+        Raises:
+            RuntimeError: the producer is closed.
+            Exception: whatever a delivery callback raises (the rest wait for the next poll).
         """
+        self._check_open()
+        return self._poll(timeout)
+
+    def _poll(self, timeout: float | None) -> int:
         wait = None if timeout is None or timeout < 0 else timeout
         try:
             first = self._reports.get(timeout=wait) if wait != 0 else self._reports.get_nowait()
         except queue.Empty:
             return 0
         served = 0
-        item: _Report | Callable[[], object] | None = first
-        while item is not None:
-            served += 1
-            self._serve(item)
+        item = first
+        while True:
+            served += self._serve(item)
             try:
                 item = self._reports.get_nowait()
             except queue.Empty:
-                item = None
-        return served
+                return served
 
-    def _serve(self, item: _Report | Callable[[], object]) -> None:
+    def _serve(self, item: _Item) -> int:
+        """Serve one report; returns 1, or 0 for an unreported success (``_DONE``)."""
+        if item is _DONE:
+            self._unserved.done()
+            return 0
         if callable(item):  # error_cb / stats_cb
             item()
-            return
+            return 1
         cb, err, msg = item
         self._unserved.done()
         if cb is not None:
             cb(err, msg)
+        return 1
 
     def flush(self, timeout: float | None = -1) -> int:
         """Wait for every record's delivery, serving callbacks on this thread.
         Returns how many records are still waiting (0 when all were served).
 
-        Raises: whatever a delivery callback raises.
+        Raises:
+            RuntimeError: the producer is closed.
+            Exception: whatever a delivery callback raises.
         """
+        self._check_open()
+        return self._flush(timeout)
+
+    def _flush(self, timeout: float | None) -> int:
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
         while len(self._unserved) > 0:
             left = _common.remaining(deadline)
@@ -247,10 +290,10 @@ class Producer:
                 # librdkafka sends at once (linger.ms treated as 0) while flushing.
                 self._producer.flush(step)
             except kafkify.KafkaTimeoutError:
-                self.poll(0)
+                self._poll(0)
             else:
-                self.poll(step)  # everything delivered: its reports are on their way
-        return len(self)
+                self._poll(step)  # everything delivered: its reports are on their way
+        return len(self._unserved)
 
     def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
         """Drop undelivered records; their callbacks get ``_PURGE_QUEUE`` or
@@ -259,6 +302,7 @@ class Producer:
         Raises:
             RuntimeError: the producer is closed.
         """
+        self._check_open()
         self._call(self._producer.purge, in_queue, in_flight, blocking)
 
     def list_topics(self, topic: str | None = None, timeout: float = -1) -> ClusterMetadata:
@@ -266,24 +310,30 @@ class Producer:
 
         Raises:
             KafkaException: ``_TIMED_OUT`` or another error.
+            RuntimeError: the producer is closed ("Handle has been closed").
         """
+        self._check_open(HANDLE_CLOSED)
         md = self._call(self._producer.list_topics, topic, None if timeout < 0 else timeout)
         return ClusterMetadata.from_core(md)
 
     def init_transactions(self, timeout: float | None = None) -> None:
         """Raises: KafkaException (``.args[0]`` tells retriable/fatal/txn_requires_abort)."""
+        self._check_open()
         self._call(self._producer.init_transactions, timeout)
 
     def begin_transaction(self) -> None:
         """Raises: KafkaException (``_STATE`` when not initialized or already open)."""
+        self._check_open()
         self._call(self._producer.begin_transaction)
 
     def commit_transaction(self, timeout: float | None = None) -> None:
         """Flush and commit. Raises: KafkaException."""
+        self._check_open()
         self._call(self._producer.commit_transaction, timeout)
 
     def abort_transaction(self, timeout: float | None = None) -> None:
         """Raises: KafkaException."""
+        self._check_open()
         self._call(self._producer.abort_transaction, timeout)
 
     def send_offsets_to_transaction(
@@ -294,6 +344,7 @@ class Producer:
 
         Raises: KafkaException.
         """
+        self._check_open()
         triples = [(tp.topic, tp.partition, tp.offset) for tp in positions]
         self._call(self._producer.send_offsets_to_transaction, triples, group_metadata, timeout)
 
@@ -302,7 +353,9 @@ class Producer:
 
         Raises:
             KafkaException: ``_NOT_IMPLEMENTED``.
+            RuntimeError: the producer is closed ("Handle has been closed").
         """
+        self._check_open(HANDLE_CLOSED)
         raise KafkaException(
             KafkaError(
                 KafkaError._NOT_IMPLEMENTED,  # type: ignore[attr-defined]
@@ -311,21 +364,26 @@ class Producer:
         )
 
     def close(self, timeout: float | None = None) -> bool:
-        """Flush (serving callbacks), then release the producer. Returns True.
-
-        Raises:
-            RuntimeError: already closed.
-        """
-        if self._producer.closed:
-            raise RuntimeError("Producer has been closed")
-        self.flush(-1 if timeout is None else timeout)
-        self._call(self._producer.close, 0.0)
-        self.poll(0)
+        """Flush (serving callbacks), then release the producer. Returns True; a
+        second ``close()`` does nothing (as in confluent-kafka). Every other call but
+        ``len()`` (0) then raises ``RuntimeError("Producer has been closed")``."""
+        if self._closed:
+            return True
+        self._flush(-1 if timeout is None else timeout)
+        try:
+            self._producer.close(0.0)
+        except kafkify.KafkaError as e:
+            # Records still undelivered after ``timeout`` are purged and reported
+            # failed; confluent-kafka's close() returns True then too.
+            if e.code != KafkaError._MSG_TIMED_OUT:  # type: ignore[attr-defined]
+                _reraise(e)
+        self._closed = True
+        self._poll(0)
         return True
 
     def __len__(self) -> int:
-        """Records not yet delivered plus delivery reports not yet served."""
-        return len(self._unserved)
+        """Records not yet delivered plus delivery reports not yet served (0 once closed)."""
+        return 0 if self._closed else len(self._unserved)
 
     def __bool__(self) -> bool:
         return True
@@ -339,8 +397,11 @@ class Producer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if not self._producer.closed:
-            self.close()
+        self.close()
+
+    def _check_open(self, message: str = CLOSED) -> None:
+        if self._closed:
+            raise RuntimeError(message)
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
