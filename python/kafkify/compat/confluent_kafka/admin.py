@@ -68,3 +68,64 @@ class ClusterMetadata:
 
 def _error(code: int | None) -> KafkaError | None:
     return KafkaError(code) if code else None
+
+
+#: ``confluent_kafka.admin``'s other names, re-exported from it when confluent-kafka
+#: is installed (``from kafkify.compat.confluent_kafka.admin import AdminClient, NewTopic``).
+PEER_NAMES = frozenset(
+    {
+        "AclBinding",
+        "AclBindingFilter",
+        "AclOperation",
+        "AclPermissionType",
+        "AdminClient",
+        "AlterConfigOpType",
+        "ConfigEntry",
+        "ConfigResource",
+        "ConfigSource",
+        "ConsumerGroupDescription",
+        "ConsumerGroupListing",
+        "DeletedRecords",
+        "DescribeClusterResult",
+        "GroupMember",
+        "GroupMetadata",
+        "ListConsumerGroupsResult",
+        "ListOffsetsResultInfo",
+        "MemberAssignment",
+        "MemberDescription",
+        "NewPartitions",
+        "NewTopic",
+        "OffsetSpec",
+        "ResourcePatternType",
+        "ResourceType",
+        "ScramCredentialInfo",
+        "ScramMechanism",
+        "TopicDescription",
+        "UserScramCredentialAlteration",
+        "UserScramCredentialDeletion",
+        "UserScramCredentialUpsertion",
+        "UserScramCredentialsDescription",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """``confluent_kafka.admin``'s own ``name`` (see ``PEER_NAMES``).
+
+    Raises:
+        ImportError: confluent-kafka is not installed (saying what to install).
+        AttributeError: not one of its names, or not in the installed version.
+    """
+    if name not in PEER_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        import confluent_kafka.admin as real
+    except ImportError as e:
+        raise ImportError(
+            f"{name} is confluent-kafka's, not kafkify's (kafkify is a producer): "
+            f"`pip install confluent-kafka` and {__name__} re-exports it",
+            name=__name__,
+        ) from e
+    value = getattr(real, name)
+    globals()[name] = value
+    return value
