@@ -558,8 +558,9 @@ impl Producer {
         transactions::abort(py, &self.client, seconds("timeout", timeout)?)
     }
 
-    /// Commit a consumer's ``(topic, partition, offset)`` triples within the open
-    /// transaction; ``group`` is a group id (str) or serialized group metadata (bytes).
+    /// Commit a consumer's ``(topic, partition, offset[, metadata[, leader_epoch]])``
+    /// offsets within the open transaction; ``group`` is a group id (str) or
+    /// serialized group metadata (bytes).
     ///
     /// Raises:
     ///     ConfigError: malformed offsets or group. IllegalStateError, KafkaError.

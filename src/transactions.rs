@@ -228,9 +228,91 @@ fn group_metadata(
     .into())
 }
 
+/// One consumer offset to commit in a transaction (see `send_offsets`).
+struct OffsetEntry {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    metadata: Option<String>,
+    leader_epoch: Option<i32>,
+}
+
+impl OffsetEntry {
+    /// A `(topic, partition, offset[, metadata[, leader_epoch]])` tuple, or None
+    /// (also for a topic or metadata with a NUL character, which C cannot carry).
+    fn extract(item: &Bound<'_, PyAny>) -> Option<OffsetEntry> {
+        let entry = Self::extract_any(item)?;
+        let nul = |s: &str| s.contains('\0');
+        (!nul(&entry.topic) && !entry.metadata.as_deref().is_some_and(nul)).then_some(entry)
+    }
+
+    fn extract_any(item: &Bound<'_, PyAny>) -> Option<OffsetEntry> {
+        if let Ok((topic, partition, offset)) = item.extract::<(String, i32, i64)>() {
+            return Some(OffsetEntry {
+                topic,
+                partition,
+                offset,
+                metadata: None,
+                leader_epoch: None,
+            });
+        }
+        if let Ok((topic, partition, offset, metadata)) =
+            item.extract::<(String, i32, i64, Option<String>)>()
+        {
+            return Some(OffsetEntry {
+                topic,
+                partition,
+                offset,
+                metadata,
+                leader_epoch: None,
+            });
+        }
+        let (topic, partition, offset, metadata, leader_epoch) = item
+            .extract::<(String, i32, i64, Option<String>, Option<i32>)>()
+            .ok()?;
+        Some(OffsetEntry {
+            topic,
+            partition,
+            offset,
+            metadata,
+            leader_epoch,
+        })
+    }
+
+    fn add_to(&self, list: &mut TopicPartitionList) -> Result<(), RdError> {
+        let offset = rdkafka::Offset::Offset(self.offset);
+        list.add_partition_offset(&self.topic, self.partition, offset)?;
+        if let (Some(metadata), Some(mut elem)) = (
+            &self.metadata,
+            list.find_partition(&self.topic, self.partition),
+        ) {
+            elem.set_metadata(metadata);
+        }
+        let epoch = self.leader_epoch.filter(|e| *e >= 0);
+        // `extract` refused topics with a NUL, so the CString is always made.
+        if let (Some(epoch), Ok(topic)) = (epoch, CString::new(self.topic.as_str())) {
+            // SAFETY: the list is ours and alive; find returns the element just
+            // added (or null, checked); setting its leader epoch writes only it.
+            unsafe {
+                let raw = rd::rd_kafka_topic_partition_list_find(
+                    list.ptr(),
+                    topic.as_ptr(),
+                    self.partition,
+                );
+                if !raw.is_null() {
+                    rd::rd_kafka_topic_partition_set_leader_epoch(raw, epoch);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `send_offsets_to_transaction(offsets, group, timeout)`: commit a consumer's
 /// offsets as part of the current transaction. `offsets` are
-/// `(topic, partition, offset)` triples (the offset of the next record to read).
+/// `(topic, partition, offset[, metadata[, leader_epoch]])` tuples: the offset of the
+/// next record to read, the commit's metadata string and the leader epoch of the
+/// record before it (None: none / unknown), as kafka-python's `OffsetAndMetadata`.
 pub fn send_offsets(
     py: Python<'_>,
     client: &Client,
@@ -242,13 +324,15 @@ pub fn send_offsets(
     let mut list = TopicPartitionList::new();
     for item in offsets.try_iter()? {
         let item = item?;
-        let (topic, partition, offset): (String, i32, i64) = item.extract().map_err(|_| {
+        let offset = OffsetEntry::extract(&item).ok_or_else(|| {
             PyErr::from(Error::Config(format!(
-                "{what}: offsets must be (topic, partition, offset) triples, got {}",
+                "{what}: offsets must be (topic, partition, offset[, metadata[, leader_epoch]]) \
+                 tuples, got {}",
                 item.repr().map(|r| r.to_string()).unwrap_or_default()
             )))
         })?;
-        list.add_partition_offset(&topic, partition, rdkafka::Offset::Offset(offset))
+        offset
+            .add_to(&mut list)
             .map_err(|e| txn_error(&e, what).into_py(py))?;
     }
     let cgm = group_metadata(group).map_err(|e| e.into_py(py))?;

@@ -23,13 +23,7 @@ import kafka_python_conformance as conformance
 from helpers import FIGURES, kafka_cluster
 
 #: Tests kafka-python passes and the shim does not, and why.
-KNOWN_SHIM_FAILURES: dict[str, str] = {
-    "test/integration/test_producer_integration.py::test_transactional_producer_offsets": (
-        "send_offsets_to_transaction commits offsets only: the core's "
-        "Producer.send_offsets_to_transaction takes (topic, partition, offset), so "
-        "OffsetAndMetadata's metadata and leader_epoch are not sent (core change needed)"
-    ),
-}
+KNOWN_SHIM_FAILURES: dict[str, str] = {}
 
 
 def test_kafka_python_sdist_producer_tests_pass_through_the_shim(bootstrap: str) -> None:

@@ -303,8 +303,10 @@ def test_send_offsets_validates_its_arguments(bootstrap: str) -> None:
     with transactional(bootstrap) as producer:
         producer.init_transactions(30)
         producer.begin_transaction()
-        with pytest.raises(kafkify.ConfigError, match="triples"):
+        with pytest.raises(kafkify.ConfigError, match=r"offset\[, metadata\[, leader_epoch"):
             producer.send_offsets_to_transaction([("t", 0)], "group")
+        with pytest.raises(kafkify.ConfigError, match="tuples"):
+            producer.send_offsets_to_transaction([("t\0", 0, 1, "m")], "group")
         with pytest.raises(kafkify.ConfigError, match="group id"):
             producer.send_offsets_to_transaction([("t", 0, 1)], 42)
         producer.abort_transaction(30)

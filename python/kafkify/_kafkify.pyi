@@ -284,11 +284,16 @@ class Producer:
         """
     def send_offsets_to_transaction(
         self,
-        offsets: Iterable[tuple[str, int, int]],
+        offsets: Iterable[
+            tuple[str, int, int]
+            | tuple[str, int, int, str | None]
+            | tuple[str, int, int, str | None, int | None]
+        ],
         group: str | bytes,
         timeout: float | None = None,
     ) -> None:
-        """Commit consumer offsets ``(topic, partition, next offset)`` in the transaction.
+        """Commit consumer offsets ``(topic, partition, next offset[, metadata[,
+        leader epoch]])`` in the transaction (None: no metadata / unknown epoch).
 
         Raises:
             ConfigError: malformed offsets or group. IllegalStateError, KafkaError.

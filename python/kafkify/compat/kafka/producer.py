@@ -275,8 +275,17 @@ class KafkaProducer:
         Raises: IllegalStateError, KafkaError.
         """
         group = getattr(consumer_group_id, "group_id", consumer_group_id)
-        triples = [(tp.topic, tp.partition, om.offset) for tp, om in offsets.items()]
-        self._txn(self._producer.send_offsets_to_transaction, triples, group)
+        entries = [
+            (
+                tp.topic,
+                tp.partition,
+                om.offset,
+                getattr(om, "metadata", None),
+                getattr(om, "leader_epoch", None),
+            )
+            for tp, om in offsets.items()
+        ]
+        self._txn(self._producer.send_offsets_to_transaction, entries, group)
 
     def _txn(self, call: Any, *args: Any) -> None:
         try:
