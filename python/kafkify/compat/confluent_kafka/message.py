@@ -15,6 +15,18 @@ class Message:
     """A produced record and its fate. As in confluent-kafka, ``headers()`` is None
     on delivery reports (librdkafka does not hand them back)."""
 
+    __slots__ = (
+        "_error",
+        "_headers",
+        "_key",
+        "_latency",
+        "_offset",
+        "_partition",
+        "_timestamp",
+        "_topic",
+        "_value",
+    )
+
     def __init__(
         self,
         topic: str,

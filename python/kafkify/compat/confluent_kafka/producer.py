@@ -11,9 +11,11 @@ from __future__ import annotations
 import functools
 import json
 import queue
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from time import monotonic
 from types import TracebackType
 from typing import Any, NoReturn
 
@@ -24,10 +26,54 @@ from kafkify.compat.confluent_kafka.error import KafkaError, KafkaException
 from kafkify.compat.confluent_kafka.message import Message
 
 DeliveryCallback = Callable[[KafkaError | None, Message], object]
-_Report = tuple[DeliveryCallback | None, KafkaError | None, Message]
+
+
+class _Delivery:
+    """One record's delivery callback for the core, queued as its own report.
+
+    One object per record (not a closure and its cells): every record in flight is
+    an object the garbage collector tracks, and a few per record made the collector
+    the shim's largest cost. The Message is built when served, on the caller's
+    thread and only for a callback, so the core's thread does as little as possible.
+    """
+
+    __slots__ = ("cb", "err", "key", "latency", "meta", "put", "started", "value")
+
+    def __init__(
+        self,
+        put: Callable[[_Item], None],
+        cb: DeliveryCallback | None,
+        key: str | bytes | None,
+        value: bytes | None,
+    ) -> None:
+        self.put = put
+        self.cb = cb
+        self.key = key
+        self.value = value
+        self.started = monotonic()
+
+    def __call__(self, err: kafkify.KafkaError | None, meta: kafkify.RecordMetadata) -> None:
+        self.err = err
+        self.meta = meta
+        self.latency = monotonic() - self.started
+        self.put(self)
+
+
+class _ErrorDelivery(_Delivery):
+    """``delivery.report.only.error``: a success is queued as ``_DONE`` (no callback)."""
+
+    __slots__ = ()
+
+    def __call__(self, err: kafkify.KafkaError | None, meta: kafkify.RecordMetadata) -> None:
+        if err is None:
+            self.put(_DONE)
+        else:
+            _Delivery.__call__(self, err, meta)
+
+
 #: Queued for a success under ``delivery.report.only.error``: done, no callback.
 _DONE = None
-_Item = _Report | Callable[[], object] | None
+_Item = _Delivery | Callable[[], object] | None
 
 #: librdkafka's defaults where kafkify's differ (confluent-kafka uses librdkafka's).
 DEFAULTS = {"enable.idempotence": "false", "compression.type": "none"}
@@ -111,7 +157,11 @@ class Producer:
             )
         except kafkify.KafkaError as e:
             raise KafkaException.from_kafkify(e) from e
-        self._unserved = _common.Outstanding()
+        # Records whose report poll()/flush() has not served yet.
+        self._pending = 0
+        self._delivery = _ErrorDelivery if self._only_error else _Delivery
+        self._put = self._reports.put  # bound once: one object less per record
+        self._pending_lock = threading.Lock()
 
     def _client_callbacks(
         self, error_cb: ClientCallback | None, stats_cb: ClientCallback | None
@@ -159,27 +209,9 @@ class Producer:
             raise RuntimeError(CLOSED)
         cb = on_delivery or callback or self._default_cb
         value_bytes = value.encode() if isinstance(value, str) else value
-        started = time.monotonic()
-        only_error = self._only_error
-
-        def report(err: kafkify.KafkaError | None, meta: kafkify.RecordMetadata) -> None:
-            if err is None and only_error:
-                self._reports.put(_DONE)
-                return
-            error = KafkaError.from_kafkify(err) if err is not None else None
-            msg = Message(
-                meta.topic,
-                meta.partition,
-                meta.offset,
-                key.encode() if isinstance(key, str) else key,
-                value_bytes,
-                meta.timestamp,
-                error,
-                time.monotonic() - started,
-            )
-            self._reports.put((cb, error, msg))
-
-        self._unserved.add()
+        report = self._delivery(self._put, cb, key, value_bytes)
+        with self._pending_lock:
+            self._pending += 1
         try:
             self._producer.produce(
                 topic,
@@ -191,7 +223,8 @@ class Producer:
                 on_delivery=report,
             )
         except BaseException as e:
-            self._unserved.done()
+            with self._pending_lock:
+                self._pending -= 1
             _reraise(e)
 
     def produce_batch(
@@ -240,32 +273,51 @@ class Producer:
         return self._poll(timeout)
 
     def _poll(self, timeout: float | None) -> int:
+        reports = self._reports
+        if timeout == 0 and reports.empty():  # the common poll(0): no exception raised
+            return 0
         wait = None if timeout is None or timeout < 0 else timeout
         try:
-            first = self._reports.get(timeout=wait) if wait != 0 else self._reports.get_nowait()
+            first = reports.get(timeout=wait) if wait != 0 else reports.get_nowait()
         except queue.Empty:
             return 0
         served = 0
         item = first
         while True:
             served += self._serve(item)
+            if reports.empty():
+                return served
             try:
-                item = self._reports.get_nowait()
-            except queue.Empty:
+                item = reports.get_nowait()
+            except queue.Empty:  # another thread's poll took it
                 return served
 
     def _serve(self, item: _Item) -> int:
         """Serve one report; returns 1, or 0 for an unreported success (``_DONE``)."""
         if item is _DONE:
-            self._unserved.done()
+            with self._pending_lock:
+                self._pending -= 1
             return 0
-        if callable(item):  # error_cb / stats_cb
+        if not isinstance(item, _Delivery):  # error_cb / stats_cb
             item()
             return 1
-        cb, err, msg = item
-        self._unserved.done()
+        with self._pending_lock:
+            self._pending -= 1
+        cb = item.cb
         if cb is not None:
-            cb(err, msg)
+            err, meta, key = item.err, item.meta, item.key
+            error = KafkaError.from_kafkify(err) if err is not None else None
+            msg = Message(
+                meta.topic,
+                meta.partition,
+                meta.offset,
+                key.encode() if isinstance(key, str) else key,
+                item.value,
+                meta.timestamp,
+                error,
+                item.latency,
+            )
+            cb(error, msg)
         return 1
 
     def flush(self, timeout: float | None = -1) -> int:
@@ -281,7 +333,7 @@ class Producer:
 
     def _flush(self, timeout: float | None) -> int:
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
-        while len(self._unserved) > 0:
+        while self._pending > 0:
             left = _common.remaining(deadline)
             if left == 0:
                 break
@@ -293,7 +345,7 @@ class Producer:
                 self._poll(0)
             else:
                 self._poll(step)  # everything delivered: its reports are on their way
-        return len(self._unserved)
+        return self._pending
 
     def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
         """Drop undelivered records; their callbacks get ``_PURGE_QUEUE`` or
@@ -383,7 +435,7 @@ class Producer:
 
     def __len__(self) -> int:
         """Records not yet delivered plus delivery reports not yet served (0 once closed)."""
-        return 0 if self._closed else len(self._unserved)
+        return 0 if self._closed else self._pending
 
     def __bool__(self) -> bool:
         return True
