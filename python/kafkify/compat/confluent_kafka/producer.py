@@ -213,15 +213,18 @@ class Producer:
         with self._pending_lock:
             self._pending += 1
         try:
-            self._producer.produce(
-                topic,
-                value_bytes,
-                key,
-                headers=headers,
-                partition=None if partition is None or partition < 0 else partition,
-                timestamp_ms=timestamp or None,
-                on_delivery=report,
-            )
+            if headers is None and partition == -1 and not timestamp:  # the common call
+                self._producer.produce(topic, value_bytes, key, on_delivery=report)
+            else:
+                self._producer.produce(
+                    topic,
+                    value_bytes,
+                    key,
+                    headers=headers,
+                    partition=None if partition is None or partition < 0 else partition,
+                    timestamp_ms=timestamp or None,
+                    on_delivery=report,
+                )
         except BaseException as e:
             with self._pending_lock:
                 self._pending -= 1
