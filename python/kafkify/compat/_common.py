@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import ssl
+import sys
 import threading
 import time
 import warnings
@@ -247,3 +249,28 @@ def ssl_options(options: dict[str, Any], error: Callable[[str], Exception]) -> d
     for name in [n for n in options if n.startswith("ssl_")]:
         del options[name]
     return props
+
+
+def peer_attribute(module: str, name: str, names: frozenset[str], peer: str, package: str) -> Any:
+    """A shim module's ``__getattr__``: the peer library's own ``name`` (one of
+    ``names``, the non-producer names a migrating program imports beside the
+    producer), cached in the shim module, so ``from <peer> import Consumer, Producer``
+    needs one change.
+
+    Raises:
+        ImportError: the peer (``package`` on PyPI) is not installed, saying so.
+        AttributeError: not one of ``names``, or not in the installed version.
+    """
+    if name not in names:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    try:
+        real = importlib.import_module(peer)
+    except ImportError as e:
+        raise ImportError(
+            f"{name} is {package}'s, not kafkify's (kafkify is a producer): "
+            f"`pip install {package}` and {module} re-exports it",
+            name=module,
+        ) from e
+    value = getattr(real, name)
+    setattr(sys.modules[module], name, value)
+    return value

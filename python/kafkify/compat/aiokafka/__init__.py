@@ -8,7 +8,7 @@ See docs/migrating.md.
 
 from __future__ import annotations
 
-from kafkify.compat._common import IgnoredOptionWarning
+from kafkify.compat._common import IgnoredOptionWarning, peer_attribute
 from kafkify.compat.aiokafka import errors
 from kafkify.compat.aiokafka.batch import BatchBuilder
 from kafkify.compat.aiokafka.producer import AIOKafkaProducer
@@ -40,24 +40,5 @@ PEER_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> object:
-    """aiokafka's own ``name`` (see ``PEER_NAMES``).
-
-    Raises:
-        ImportError: aiokafka is not installed (saying what to install).
-        AttributeError: not one of its names, or not in the installed version.
-    """
-    if name not in PEER_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib  # local: this block stands alone
-
-    try:
-        real = importlib.import_module("aiokafka")  # untyped: no stubs needed
-    except ImportError as e:
-        raise ImportError(
-            f"{name} is aiokafka's, not kafkify's (kafkify is a producer): "
-            f"`pip install aiokafka` and {__name__} re-exports it",
-            name=__name__,
-        ) from e
-    value = getattr(real, name)
-    globals()[name] = value
-    return value
+    """aiokafka's own ``name`` (see ``PEER_NAMES`` and ``_common.peer_attribute``)."""
+    return peer_attribute(__name__, name, PEER_NAMES, "aiokafka", "aiokafka")

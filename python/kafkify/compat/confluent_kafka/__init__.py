@@ -8,10 +8,9 @@ thread from ``poll``/``flush``, ``KafkaError`` with librdkafka's codes, and
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from kafkify.compat._common import IgnoredOptionWarning
+from kafkify.compat._common import IgnoredOptionWarning, peer_attribute
 from kafkify.compat.confluent_kafka.error import KafkaError, KafkaException
 from kafkify.compat.confluent_kafka.message import (
     TIMESTAMP_CREATE_TIME,
@@ -74,24 +73,5 @@ PEER_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
-    """confluent-kafka's own ``name`` (see ``PEER_NAMES``).
-
-    Raises:
-        ImportError: confluent-kafka is not installed (saying what to install).
-        AttributeError: not a confluent-kafka name, or not in the installed version.
-    """
-    if name not in PEER_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        real = importlib.import_module(
-            "confluent_kafka.serialization" if name == "serialization" else "confluent_kafka"
-        )
-    except ImportError as e:
-        raise ImportError(
-            f"{name} is confluent-kafka's, not kafkify's (kafkify is a producer): "
-            f"`pip install confluent-kafka` and {__name__} re-exports it",
-            name=__name__,
-        ) from e
-    value = real if name == "serialization" else getattr(real, name)
-    globals()[name] = value
-    return value
+    """confluent-kafka's own ``name`` (see ``PEER_NAMES`` and ``_common.peer_attribute``)."""
+    return peer_attribute(__name__, name, PEER_NAMES, "confluent_kafka", "confluent-kafka")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kafkify.compat._common import peer_attribute
 from kafkify.compat.confluent_kafka.error import KafkaError
 
 
@@ -110,22 +111,5 @@ PEER_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
-    """``confluent_kafka.admin``'s own ``name`` (see ``PEER_NAMES``).
-
-    Raises:
-        ImportError: confluent-kafka is not installed (saying what to install).
-        AttributeError: not one of its names, or not in the installed version.
-    """
-    if name not in PEER_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        import confluent_kafka.admin as real
-    except ImportError as e:
-        raise ImportError(
-            f"{name} is confluent-kafka's, not kafkify's (kafkify is a producer): "
-            f"`pip install confluent-kafka` and {__name__} re-exports it",
-            name=__name__,
-        ) from e
-    value = getattr(real, name)
-    globals()[name] = value
-    return value
+    """confluent-kafka's own ``name`` (see ``PEER_NAMES`` and ``_common.peer_attribute``)."""
+    return peer_attribute(__name__, name, PEER_NAMES, "confluent_kafka.admin", "confluent-kafka")

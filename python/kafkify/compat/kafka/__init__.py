@@ -7,7 +7,7 @@ an ``IgnoredOptionWarning`` where they mean nothing there), same ``send()`` →
 
 from __future__ import annotations
 
-from kafkify.compat._common import IgnoredOptionWarning
+from kafkify.compat._common import IgnoredOptionWarning, peer_attribute
 from kafkify.compat.kafka import errors, serializer
 from kafkify.compat.kafka.future import Future, FutureRecordMetadata, RecordMetadata
 from kafkify.compat.kafka.producer import KafkaProducer
@@ -53,24 +53,5 @@ PEER_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> object:
-    """kafka-python's own ``name`` (see ``PEER_NAMES``).
-
-    Raises:
-        ImportError: kafka-python is not installed (saying what to install).
-        AttributeError: not one of its names, or not in the installed version.
-    """
-    if name not in PEER_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib  # local: this block stands alone
-
-    try:
-        real = importlib.import_module("kafka")  # untyped: no stubs needed
-    except ImportError as e:
-        raise ImportError(
-            f"{name} is kafka-python's, not kafkify's (kafkify is a producer): "
-            f"`pip install kafka-python` and {__name__} re-exports it",
-            name=__name__,
-        ) from e
-    value = getattr(real, name)
-    globals()[name] = value
-    return value
+    """kafka-python's own ``name`` (see ``PEER_NAMES`` and ``_common.peer_attribute``)."""
+    return peer_attribute(__name__, name, PEER_NAMES, "kafka", "kafka-python")
