@@ -40,16 +40,20 @@ pub fn fetch_metadata(
             Ok(md) => return Ok(md),
             Err(e) if left <= slice => return Err(failed(&e)),
             Err(_) => {
-                let what = match topic {
-                    Some(t) => format!("metadata for topic {t:?}"),
-                    None => "cluster metadata".to_string(),
-                };
-                if let Some(refusal) = observer.standing_refusal(&what) {
+                if let Some(refusal) = observer.standing_refusal(&metadata_context(topic)) {
                     return Err(refusal);
                 }
             }
         }
         slice = slice.saturating_mul(2);
+    }
+}
+
+/// What a metadata error is about: "metadata for topic \"t\"" or "cluster metadata".
+pub fn metadata_context(topic: Option<&str>) -> String {
+    match topic {
+        Some(t) => format!("metadata for topic {t:?}"),
+        None => "cluster metadata".to_string(),
     }
 }
 
@@ -70,11 +74,7 @@ pub fn list_topics<'py>(
     let md = py.detach(|| {
         client.with_producer(|p| {
             fetch_metadata(p, topic, timeout, |e| {
-                let what = match topic {
-                    Some(t) => format!("metadata for topic {t:?}"),
-                    None => "cluster metadata".to_string(),
-                };
-                errors::from_rdkafka(e, &what)
+                errors::from_rdkafka(e, &metadata_context(topic))
             })
         })
     })?;

@@ -296,7 +296,7 @@ impl Observer {
 
     /// Records sent and not yet reported (delivered or failed).
     pub fn in_flight(&self) -> usize {
-        let done = self.delivered.load(Ordering::Acquire) + self.failed.load(Ordering::Acquire);
+        let done = self.reported();
         // Read last: a record is counted as sent before its report can be counted.
         let sent = self.sent.load(Ordering::Acquire);
         sent.saturating_sub(done) as usize

@@ -496,7 +496,7 @@ impl Producer {
         let ids = py.detach(|| {
             self.client.with_producer(|p| {
                 let md = cluster::fetch_metadata(p, Some(topic), timeout, |e| {
-                    errors::from_rdkafka(e, &format!("metadata for topic {topic:?}"))
+                    errors::from_rdkafka(e, &cluster::metadata_context(Some(topic)))
                 })?;
                 let t = md
                     .topics()
