@@ -97,13 +97,13 @@ def _params(request: pytest.FixtureRequest, **overrides: Any) -> dict[str, Any]:
 
 
 def _factory(
-    make: Callable[..., Any], request: pytest.FixtureRequest, *args: Any
+    make: Callable[..., Any], request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., contextlib.AbstractContextManager[Any]]]:
     clients: list[Any] = []
 
     @contextlib.contextmanager
     def factory(**overrides: Any) -> Iterator[Any]:
-        client = make(*args, **_params(request, **overrides))
+        client = make(**_params(request, **overrides))
         clients.append(client)
         try:
             yield client
@@ -140,21 +140,8 @@ def kafka_consumer_factory(
         defaults = {"heartbeat_interval_ms": 500, "auto_offset_reset": "earliest"}
         return kafka.KafkaConsumer(*topics, **{**defaults, **params})
 
-    clients: list[Any] = []
-
-    @contextlib.contextmanager
-    def factory(topics: tuple[str, ...] = (), **overrides: Any) -> Iterator[Any]:
-        client = make(topics, **_params(request, **overrides))
-        clients.append(client)
-        try:
-            yield client
-        finally:
-            client.close()
-
-    yield factory
-    for client in clients:
-        with contextlib.suppress(Exception):
-            client.close()
+    # The sdist passes topics by keyword (topics=...): _factory hands it through.
+    yield from _factory(make, request)
 
 
 @pytest.fixture
