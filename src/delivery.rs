@@ -312,6 +312,8 @@ pub enum Completion {
     Logged,
     /// A record of a batch.
     InBatch(BatchSlot),
+    /// Reported through the producer's `poll()` (the confluent shim, see `polled`).
+    Polled(Box<crate::polled::Entry>),
 }
 
 /// Record `i` of a [`Batch`], as it travels: the tagged address of the batch's
@@ -339,12 +341,18 @@ impl BatchSlot {
 /// 8-byte aligned, so the bit is free).
 const SLOT_TAG: usize = 1;
 
+/// Set in an opaque pointer that is a `Box<polled::Entry>`: the entry travels as
+/// it is, not inside a `Box<Completion>` (one allocation per record, and the
+/// Completion enum stays the size of its small variants).
+const ENTRY_TAG: usize = 2;
+
 /// A record's [`Completion`] as librdkafka carries it (the message's opaque
 /// pointer), without an allocation in the common cases: glibc makes a block
 /// allocated on the sending thread and freed on the poll thread contend for its
 /// arena, and a 200k-record batch would make 200k of them.
 /// - null: fire-and-forget without a callback, the bulk of a pipeline;
 /// - tagged ([`SLOT_TAG`]): a batch record's [`BatchSlot`];
+/// - tagged ([`ENTRY_TAG`]): a polled record's `Box<polled::Entry>`;
 /// - otherwise a `Box<Completion>`.
 pub struct Opaque(*mut std::ffi::c_void);
 
@@ -369,6 +377,9 @@ impl From<Completion> for Opaque {
         Opaque(match completion {
             Completion::Logged => std::ptr::null_mut(),
             Completion::InBatch(slot) => slot.0 as *mut std::ffi::c_void,
+            Completion::Polled(entry) => {
+                (Box::into_raw(entry) as usize | ENTRY_TAG) as *mut std::ffi::c_void
+            }
             other => Box::into_raw(Box::new(other)).cast(),
         })
     }
@@ -381,6 +392,10 @@ impl From<Opaque> for Completion {
             Completion::Logged
         } else if ptr as usize & SLOT_TAG != 0 {
             Completion::InBatch(BatchSlot(ptr as usize))
+        } else if ptr as usize & ENTRY_TAG != 0 {
+            let entry = (ptr as usize & !ENTRY_TAG) as *mut crate::polled::Entry;
+            // SAFETY: made from a Box<Entry> by `From<Completion>`, and taken once.
+            Completion::Polled(unsafe { Box::from_raw(entry) })
         } else {
             // SAFETY: any other non-null opaque was made from a Box<Completion>.
             *unsafe { Box::from_raw(ptr.cast::<Completion>()) }
@@ -539,6 +554,7 @@ impl Context {
                 }
             }
             Completion::Callback(callback) => self.submit(Job::Callback(callback, outcome)),
+            Completion::Polled(entry) => (*entry).report(outcome),
         }
     }
 
@@ -806,6 +822,27 @@ mod tests {
             assert_eq!(Arc::strong_count(&batch), 2);
         }
         assert!(Opaque::from(Completion::Logged).into_ptr().is_null());
+    }
+
+    #[test]
+    fn polled_opaque_round_trips_to_its_entry_and_queue() {
+        let queue = Arc::new(crate::polled::PollQueue::default());
+        let ptr = Opaque::from(Completion::Polled(queue.entry(None, None, None))).into_ptr();
+        assert_eq!(ptr as usize & (SLOT_TAG | ENTRY_TAG), ENTRY_TAG);
+        assert_eq!(Arc::strong_count(&queue), 2, "ours, and the entry's");
+        // SAFETY: made by into_ptr just above, turned back once.
+        match Completion::from(unsafe { Opaque::from_ptr(ptr) }) {
+            Completion::Polled(entry) => {
+                (*entry).report(Err((Error::Closed, Delivered::failed("orders", None))))
+            }
+            _ => panic!("not a polled completion"),
+        }
+        assert_eq!(
+            Arc::strong_count(&queue),
+            1,
+            "the report keeps no queue reference"
+        );
+        assert_eq!(queue.reports(), 1);
     }
 
     /// An empty batch is complete from the start and holds no in-flight reference.

@@ -7,8 +7,9 @@
 //! `queue` (records → librdkafka, and the overflow line for async callers),
 //! `producer` (the Python class), `transactions`, `cluster` (metadata queries, purge),
 //! `metadata` (RecordMetadata), `errors` (one enum → Python exceptions), `observe`
-//! (logging, global errors, statistics, counters), `refusal` (records fail at once
-//! when the brokers refuse our credentials or TLS), `serve` (a waiting caller serves
+//! (logging, global errors, statistics, counters), `polled` (reports served by the caller's
+//! `poll()`, for the confluent shim), `refusal` (records fail at once when the brokers
+//! refuse our credentials or TLS), `serve` (a waiting caller serves
 //! librdkafka's report queue), `testing` (librdkafka's mock cluster for tests).
 
 use std::sync::atomic::Ordering;
@@ -23,6 +24,7 @@ pub mod errors;
 pub mod expedite;
 pub mod metadata;
 pub mod observe;
+pub mod polled;
 pub mod producer;
 pub mod queue;
 pub mod refusal;
@@ -86,6 +88,8 @@ fn _kafkify(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<metadata::RecordMetadata>()?;
     m.add_class::<testing::MockCluster>()?;
     m.add_class::<transactions::Transaction>()?;
+    m.add_class::<polled::face::PolledProducer>()?;
+    m.add_class::<polled::message::Message>()?;
     m.add_function(wrap_pyfunction!(cluster::librdkafka_error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(librdkafka_version, m)?)?;
     m.add_function(wrap_pyfunction!(librdkafka_features, m)?)?;

@@ -45,7 +45,7 @@ struct Serializers<'a, 'py> {
 
 /// What to do when librdkafka's queue is full.
 #[derive(Clone, Copy)]
-enum WhenFull {
+pub(crate) enum WhenFull {
     /// Wait for room (GIL released) up to this long, then fail with QueueFullError:
     /// for callers that may block (`send`, `produce`, `send_batch`).
     Wait(Duration),
@@ -76,19 +76,21 @@ impl Prepared<'_, '_> {
 }
 
 /// A key or value that is there (Python None counts as absent).
-fn present<'a, 'py>(obj: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
+pub(crate) fn present<'a, 'py>(
+    obj: Option<&'a Bound<'py, PyAny>>,
+) -> Option<&'a Bound<'py, PyAny>> {
     obj.filter(|v| !v.is_none())
 }
 
 /// The arguments of one record, as given (`None` or Python None: no value / no key).
 #[derive(Clone, Copy)]
-struct Record<'a, 'py> {
-    topic: &'a str,
-    value: Option<&'a Bound<'py, PyAny>>,
-    key: Option<&'a Bound<'py, PyAny>>,
-    headers: Option<&'a Bound<'py, PyAny>>,
-    partition: Option<i32>,
-    timestamp_ms: Option<i64>,
+pub(crate) struct Record<'a, 'py> {
+    pub topic: &'a str,
+    pub value: Option<&'a Bound<'py, PyAny>>,
+    pub key: Option<&'a Bound<'py, PyAny>>,
+    pub headers: Option<&'a Bound<'py, PyAny>>,
+    pub partition: Option<i32>,
+    pub timestamp_ms: Option<i64>,
 }
 
 /// Options that belong to kafkify itself, not to librdkafka.
@@ -747,9 +749,14 @@ impl Producer {
         }
     }
 
+    /// What a blocking caller does when the queue is full: wait up to `max_block_ms`.
+    pub(crate) fn when_full(&self) -> WhenFull {
+        WhenFull::Wait(self.max_block)
+    }
+
     /// Encode and hand one record to librdkafka. JSON values are written into the
     /// thread's scratch buffer and copied once, by librdkafka.
-    fn enqueue<'a, 'py>(
+    pub(crate) fn enqueue<'a, 'py>(
         &self,
         py: Python<'py>,
         r: &Record<'a, 'py>,

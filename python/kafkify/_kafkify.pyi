@@ -352,6 +352,90 @@ class Transaction:
         tb: TracebackType | None,
     ) -> bool: ...
 
+class PolledProducer:
+    """The native half of ``kafkify.compat.confluent_kafka.Producer``: ``produce``,
+    ``poll`` and ``len()``, with delivery reports served by the caller's ``poll``."""
+
+    def __new__(cls, *_args: Any, **_kwargs: Any) -> PolledProducer: ...
+    def _attach(
+        self,
+        core: Producer,
+        *,
+        on_delivery: Callable[[Any, Any], object] | None,
+        only_errors: bool,
+        make_error: Callable[[KafkaError], Any],
+        translate: Callable[[BaseException], BaseException],
+    ) -> None: ...
+    @property
+    def _closed(self) -> bool: ...
+    @_closed.setter
+    def _closed(self, closed: bool) -> None: ...
+    @property
+    def _pending(self) -> int: ...
+    def produce(
+        self,
+        topic: str,
+        value: str | bytes | None = None,
+        key: str | bytes | None = None,
+        partition: int | None = -1,
+        on_delivery: Callable[[Any, Any], object] | None = None,
+        callback: Callable[[Any, Any], object] | None = None,
+        timestamp: int = 0,
+        headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+    ) -> None:
+        """Queue one record; its delivery callback runs from a later ``poll``/``flush``.
+
+        Raises:
+            BufferError: the local queue is full (``queue.buffering.max.messages``).
+            KafkaException: e.g. ``MSG_SIZE_TOO_LARGE``, ``_UNKNOWN_PARTITION``.
+            RuntimeError: the producer is closed.
+            TypeError: a value or key that is not str or bytes.
+        """
+    def poll(self, timeout: float | None = -1.0) -> int:
+        """Serve delivery callbacks: wait up to ``timeout`` seconds (-1 or None:
+        forever) for the first, then serve all that are ready. Returns how many.
+
+        Raises:
+            RuntimeError: the producer is closed.
+            ValueError: ``timeout`` is NaN.
+            Exception: whatever a delivery callback raises (the rest wait for the next poll).
+        """
+    def _serve(self, timeout: float | None = -1.0) -> int: ...
+    def _push_call(self, call: Callable[[], object]) -> None: ...
+    def __len__(self) -> int: ...
+    def __bool__(self) -> bool: ...
+
+class PolledMessage:
+    """confluent-kafka's ``Message``, as a delivery callback sees it."""
+
+    def __new__(
+        cls,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        key: Any = None,
+        value: Any = None,
+        headers: Any = None,
+        error: Any = None,
+        timestamp: tuple[int, int] | None = None,
+        latency: float | None = None,
+        leader_epoch: int | None = None,
+    ) -> PolledMessage: ...
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def leader_epoch(self) -> int | None: ...
+    def key(self) -> Any: ...
+    def value(self) -> Any: ...
+    def headers(self) -> Any: ...
+    def set_headers(self, headers: Any) -> None: ...
+    def set_key(self, key: Any) -> None: ...
+    def set_value(self, value: Any) -> None: ...
+    def timestamp(self) -> tuple[int, int]: ...
+    def error(self) -> Any: ...
+    def latency(self) -> float | None: ...
+    def __len__(self) -> int: ...
+
 def librdkafka_error_codes() -> list[tuple[int, str, str]]:
     """Every librdkafka error code as ``(code, name, description)``."""
 

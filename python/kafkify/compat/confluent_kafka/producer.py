@@ -3,23 +3,24 @@
 Delivery callbacks are served as confluent-kafka serves them: from the caller's
 own ``poll()`` / ``flush()`` calls, on the caller's thread, so code that relies
 on that (no locking in callbacks, counting reports per ``poll``) keeps working.
-The core reports each delivery on its thread into a queue; ``poll`` drains it.
+The calls of the hot loop, ``produce``, ``poll`` and ``len()``, are inherited from
+the native ``PolledProducer`` (src/polled/): the core files each report in the
+producer's queue without the GIL, and ``poll`` runs the callbacks.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import queue
-import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Mapping
-from time import monotonic
 from types import TracebackType
 from typing import Any, NoReturn
 
 import kafkify
+from kafkify._kafkify import PolledProducer
 from kafkify.compat import _common
 from kafkify.compat.confluent_kafka.admin import ClusterMetadata
 from kafkify.compat.confluent_kafka.error import KafkaError, KafkaException
@@ -27,53 +28,6 @@ from kafkify.compat.confluent_kafka.message import Message
 
 DeliveryCallback = Callable[[KafkaError | None, Message], object]
 
-
-class _Delivery:
-    """One record's delivery callback for the core, queued as its own report.
-
-    One object per record (not a closure and its cells): every record in flight is
-    an object the garbage collector tracks, and a few per record made the collector
-    the shim's largest cost. The Message is built when served, on the caller's
-    thread and only for a callback, so the core's thread does as little as possible.
-    """
-
-    __slots__ = ("cb", "err", "key", "latency", "meta", "put", "started", "value")
-
-    def __init__(
-        self,
-        put: Callable[[_Item], None],
-        cb: DeliveryCallback | None,
-        key: str | bytes | None,
-        value: bytes | None,
-    ) -> None:
-        self.put = put
-        self.cb = cb
-        self.key = key
-        self.value = value
-        self.started = monotonic()
-
-    def __call__(self, err: kafkify.KafkaError | None, meta: kafkify.RecordMetadata) -> None:
-        self.err = err
-        self.meta = meta
-        self.latency = monotonic() - self.started
-        self.put(self)
-
-
-class _ErrorDelivery(_Delivery):
-    """``delivery.report.only.error``: a success is queued as ``_DONE`` (no callback)."""
-
-    __slots__ = ()
-
-    def __call__(self, err: kafkify.KafkaError | None, meta: kafkify.RecordMetadata) -> None:
-        if err is None:
-            self.put(_DONE)
-        else:
-            _Delivery.__call__(self, err, meta)
-
-
-#: Queued for a success under ``delivery.report.only.error``: done, no callback.
-_DONE = None
-_Item = _Delivery | Callable[[], object] | None
 
 #: librdkafka's defaults where kafkify's differ (confluent-kafka uses librdkafka's).
 DEFAULTS = {"enable.idempotence": "false", "compression.type": "none"}
@@ -96,7 +50,7 @@ HANDLE_CLOSED = "Handle has been closed"
 _BOOLEANS = {"true": True, "t": True, "1": True, "false": False, "f": False, "0": False}
 
 
-class Producer:
+class Producer(PolledProducer):
     """confluent-kafka's producer API on kafkify's core.
 
     Raises:
@@ -106,7 +60,6 @@ class Producer:
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
-        self._closed = False
         if (config is None and not kwargs) or (
             config is not None and not isinstance(config, Mapping)
         ):
@@ -157,11 +110,13 @@ class Producer:
             )
         except kafkify.KafkaError as e:
             raise KafkaException.from_kafkify(e) from e
-        # Records whose report poll()/flush() has not served yet.
-        self._pending = 0
-        self._delivery = _ErrorDelivery if self._only_error else _Delivery
-        self._put = self._reports.put  # bound once: one object less per record
-        self._pending_lock = threading.Lock()
+        self._attach(
+            self._producer,
+            on_delivery=self._default_cb,
+            only_errors=bool(self._only_error),
+            make_error=KafkaError.from_kafkify,
+            translate=_translate,
+        )
 
     def _client_callbacks(
         self, error_cb: ClientCallback | None, stats_cb: ClientCallback | None
@@ -169,66 +124,26 @@ class Producer:
         Callable[[kafkify.KafkaError], None] | None, Callable[[dict[str, Any]], None] | None
     ]:
         """The core's ``on_error``/``on_stats`` hooks, queueing confluent's ``error_cb``
-        (a KafkaError) and ``stats_cb`` (librdkafka's statistics JSON) for ``poll``."""
-        self._reports: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        (a KafkaError) and ``stats_cb`` (librdkafka's statistics JSON) for ``poll``.
+        They hold the producer weakly: the core keeps them, so a strong reference
+        would keep the producer alive forever."""
+        me = weakref.ref(self)
 
         def on_error(e: kafkify.KafkaError) -> None:
-            if error_cb is not None:
-                self._reports.put(functools.partial(error_cb, KafkaError.from_kafkify(e)))
+            producer = me()
+            if error_cb is not None and producer is not None:
+                producer._push_call(functools.partial(error_cb, KafkaError.from_kafkify(e)))
 
         def on_stats(metrics: dict[str, Any]) -> None:
-            if stats_cb is not None:
+            producer = me()
+            if stats_cb is not None and producer is not None:
                 stats = {k: v for k, v in metrics.items() if k != "kafkify"}
-                self._reports.put(functools.partial(stats_cb, json.dumps(stats)))
+                producer._push_call(functools.partial(stats_cb, json.dumps(stats)))
 
         return (
             on_error if error_cb is not None else None,
             on_stats if stats_cb is not None else None,
         )
-
-    def produce(
-        self,
-        topic: str,
-        value: str | bytes | None = None,
-        key: str | bytes | None = None,
-        partition: int = -1,
-        on_delivery: DeliveryCallback | None = None,
-        callback: DeliveryCallback | None = None,
-        timestamp: int = 0,
-        headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
-    ) -> None:
-        """Queue one record; its delivery callback runs from a later ``poll``/``flush``.
-
-        Raises:
-            BufferError: the local queue is full (``queue.buffering.max.messages``).
-            KafkaException: e.g. ``MSG_SIZE_TOO_LARGE``, ``_UNKNOWN_PARTITION``.
-            RuntimeError: the producer is closed.
-            TypeError: a value or key that is not str or bytes.
-        """
-        if self._closed:
-            raise RuntimeError(CLOSED)
-        cb = on_delivery or callback or self._default_cb
-        value_bytes = value.encode() if isinstance(value, str) else value
-        report = self._delivery(self._put, cb, key, value_bytes)
-        with self._pending_lock:
-            self._pending += 1
-        try:
-            if headers is None and partition == -1 and not timestamp:  # the common call
-                self._producer.produce(topic, value_bytes, key, on_delivery=report)
-            else:
-                self._producer.produce(
-                    topic,
-                    value_bytes,
-                    key,
-                    headers=headers,
-                    partition=None if partition is None or partition < 0 else partition,
-                    timestamp_ms=timestamp or None,
-                    on_delivery=report,
-                )
-        except BaseException as e:
-            with self._pending_lock:
-                self._pending -= 1
-            _reraise(e)
 
     def produce_batch(
         self,
@@ -264,65 +179,6 @@ class Producer:
                 m["_error"] = KafkaError(KafkaError._QUEUE_FULL)  # type: ignore[attr-defined]
         return queued
 
-    def poll(self, timeout: float | None = -1) -> int:
-        """Serve delivery callbacks: wait up to ``timeout`` seconds (-1 or None:
-        forever) for the first, then serve all that are ready. Returns how many.
-
-        Raises:
-            RuntimeError: the producer is closed.
-            Exception: whatever a delivery callback raises (the rest wait for the next poll).
-        """
-        self._check_open()
-        return self._poll(timeout)
-
-    def _poll(self, timeout: float | None) -> int:
-        reports = self._reports
-        if timeout == 0 and reports.empty():  # the common poll(0): no exception raised
-            return 0
-        wait = None if timeout is None or timeout < 0 else timeout
-        try:
-            first = reports.get(timeout=wait) if wait != 0 else reports.get_nowait()
-        except queue.Empty:
-            return 0
-        served = 0
-        item = first
-        while True:
-            served += self._serve(item)
-            if reports.empty():
-                return served
-            try:
-                item = reports.get_nowait()
-            except queue.Empty:  # another thread's poll took it
-                return served
-
-    def _serve(self, item: _Item) -> int:
-        """Serve one report; returns 1, or 0 for an unreported success (``_DONE``)."""
-        if item is _DONE:
-            with self._pending_lock:
-                self._pending -= 1
-            return 0
-        if not isinstance(item, _Delivery):  # error_cb / stats_cb
-            item()
-            return 1
-        with self._pending_lock:
-            self._pending -= 1
-        cb = item.cb
-        if cb is not None:
-            err, meta, key = item.err, item.meta, item.key
-            error = KafkaError.from_kafkify(err) if err is not None else None
-            msg = Message(
-                meta.topic,
-                meta.partition,
-                meta.offset,
-                key.encode() if isinstance(key, str) else key,
-                item.value,
-                meta.timestamp,
-                error,
-                item.latency,
-            )
-            cb(error, msg)
-        return 1
-
     def flush(self, timeout: float | None = -1) -> int:
         """Wait for every record's delivery, serving callbacks on this thread.
         Returns how many records are still waiting (0 when all were served).
@@ -345,9 +201,9 @@ class Producer:
                 # librdkafka sends at once (linger.ms treated as 0) while flushing.
                 self._producer.flush(step)
             except kafkify.KafkaTimeoutError:
-                self._poll(0)
+                self._serve(0)
             else:
-                self._poll(step)  # everything delivered: its reports are on their way
+                self._serve(step)  # everything delivered: its reports are on their way
         return self._pending
 
     def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
@@ -433,14 +289,7 @@ class Producer:
             if e.code != KafkaError._MSG_TIMED_OUT:  # type: ignore[attr-defined]
                 _reraise(e)
         self._closed = True
-        self._poll(0)
-        return True
-
-    def __len__(self) -> int:
-        """Records not yet delivered plus delivery reports not yet served (0 once closed)."""
-        return 0 if self._closed else self._pending
-
-    def __bool__(self) -> bool:
+        self._serve(0)
         return True
 
     def __enter__(self) -> Producer:
