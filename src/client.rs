@@ -10,7 +10,7 @@
 //!   handle: they do not exist there.
 
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -53,6 +53,8 @@ pub struct Client {
     expedite_thread: Mutex<Option<JoinHandle<()>>>,
     pub properties: Properties,
     pub delivery_timeout: Duration,
+    /// How long a close nobody asked for (GC, interpreter exit) waits (`exit_timeout_ms`).
+    pub exit_timeout: Duration,
     /// Logger, hooks and counters; outlives `close()` so `metrics()` still answers.
     pub observer: Arc<Observer>,
     fork_generation: u64,
@@ -60,8 +62,14 @@ pub struct Client {
 }
 
 impl Client {
-    /// `max_block`: how long a record may wait for room in a full queue.
-    pub fn new(properties: Properties, hooks: Hooks, max_block: Duration) -> Result<Arc<Client>> {
+    /// `max_block`: how long a record may wait for room in a full queue;
+    /// `exit_timeout`: how long an unattended close waits (see `close_unattended`).
+    pub fn new(
+        properties: Properties,
+        hooks: Hooks,
+        max_block: Duration,
+        exit_timeout: Duration,
+    ) -> Result<Arc<Client>> {
         let observer = Arc::new(Observer::new(&properties, hooks)?);
         let mut cfg = ClientConfig::new();
         for (k, v) in &properties.0 {
@@ -122,6 +130,7 @@ impl Client {
             expedite_thread: Mutex::new(expedite_thread),
             properties,
             delivery_timeout,
+            exit_timeout,
             observer,
             fork_generation: FORK_GENERATION.load(Ordering::Acquire),
             pid: std::process::id(),
@@ -232,10 +241,24 @@ impl Client {
     /// caller gets an error). A KeyboardInterrupt during the flush is re-raised
     /// after the purge and shutdown.
     pub fn close(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
+        let (result, left) = self.close_quietly(py, timeout);
+        if left > 0 {
+            delivery::log(
+                py,
+                40,
+                &format!("producer closed with {left} record(s) undelivered; each was reported to its caller as failed"),
+                None,
+            );
+        }
+        result
+    }
+
+    /// `close` without its log line: also returns how many records were left.
+    fn close_quietly(&self, py: Python<'_>, timeout: Option<Duration>) -> (PyResult<usize>, usize) {
         if self.forked() {
             // The threads and the librdkafka handle belong to the parent process.
             self.abandon();
-            return Ok(0);
+            return (Ok(0), 0);
         }
         let taken = self
             .producer
@@ -243,7 +266,7 @@ impl Client {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         let Some(producer) = taken else {
-            return Ok(0);
+            return (Ok(0), 0);
         };
         let flushed = flush_interruptibly(py, &producer, &self.overflow, timeout);
         let left = producer.context().pending();
@@ -270,15 +293,7 @@ impl Client {
             drop(producer);
         });
         self.join_dispatcher(py);
-        if left > 0 {
-            delivery::log(
-                py,
-                40,
-                &format!("producer closed with {left} record(s) undelivered; each was reported to its caller as failed"),
-                None,
-            );
-        }
-        flushed.map(|_| left)
+        (flushed.map(|_| left), left)
     }
 
     fn join_dispatcher(&self, py: Python<'_>) {
@@ -438,10 +453,54 @@ pub fn rdkafka_defaults() -> &'static [(String, String)] {
     })
 }
 
+/// Closes started for garbage-collected producers, still running or not joined yet.
+static CLOSERS: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Set once `_shutdown_all` has run: no new closer thread may start after it.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Close a garbage-collected producer's client on a thread of its own, so that
+/// dropping the last reference never blocks: it may happen on an event loop's
+/// thread (the loop would stall for the whole flush) or in any frame the cyclic
+/// collector interrupts. `_shutdown_all` joins these threads before the
+/// interpreter finalizes; once it has run, the close happens here, as before.
+pub fn close_in_background(client: Arc<Client>, why: &'static str) {
+    let spawned = if EXITING.load(Ordering::Acquire) {
+        None
+    } else {
+        let client = client.clone();
+        std::thread::Builder::new()
+            .name("kafkify-close".into())
+            .spawn(move || {
+                let _ = Python::try_attach(|py| close_unattended(py, &client, why));
+            })
+            .ok()
+    };
+    match spawned {
+        Some(handle) => {
+            let mut closers = CLOSERS.lock().unwrap_or_else(|p| p.into_inner());
+            closers.retain(|h| !h.is_finished());
+            closers.push(handle);
+        }
+        None => {
+            let _ = Python::try_attach(|py| close_unattended(py, &client, why));
+        }
+    }
+}
+
 /// Flush and close every client still open: called from `atexit`, before the
-/// interpreter starts finalizing, bounded by each client's delivery timeout.
+/// interpreter starts finalizing, each bounded by its `exit_timeout_ms`. Closes
+/// already running for garbage-collected producers are waited for first (they
+/// are bounded the same way).
 #[pyfunction]
 pub fn _shutdown_all(py: Python<'_>) -> PyResult<()> {
+    EXITING.store(true, Ordering::Release);
+    let closers = std::mem::take(&mut *CLOSERS.lock().unwrap_or_else(|p| p.into_inner()));
+    py.detach(|| {
+        for handle in closers {
+            let _ = handle.join();
+        }
+    });
     let clients: Vec<Arc<Client>> = LIVE
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -457,25 +516,42 @@ pub fn _shutdown_all(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// Close a client nobody closed (garbage collection, interpreter exit), saying so.
+/// Close a client nobody closed (garbage collection, interpreter exit), saying so:
+/// its records get `exit_timeout_ms` to be delivered; the rest are purged, each
+/// reported failed to its caller, and one line says how many were abandoned.
 pub fn close_unattended(py: Python<'_>, client: &Client, why: &str) {
     let pending = client.pending();
+    let bound = client.exit_timeout.min(client.delivery_timeout);
     if pending > 0 {
         delivery::log(
             py,
             30,
             &format!(
-                "{why}: flushing {pending} undelivered record(s) (up to {:.0} s, delivery.timeout.ms; Ctrl+C aborts)",
-                client.delivery_timeout.as_secs_f64()
+                "{why}: flushing {pending} undelivered record(s) (up to {:.1} s, exit_timeout_ms; Ctrl+C aborts)",
+                bound.as_secs_f64()
             ),
             None,
         );
     }
-    match client.close(py, Some(client.delivery_timeout)) {
-        Ok(_) => {}
-        Err(err) => {
+    match client.close_quietly(py, Some(bound)) {
+        (Ok(0), _) => {}
+        (Ok(left), _) => delivery::log(
+            py,
+            40,
+            &format!(
+                "{why}: {left} record(s) abandoned, not delivered within {:.1} s (exit_timeout_ms); each was reported to its caller as failed",
+                bound.as_secs_f64()
+            ),
+            None,
+        ),
+        (Err(err), left) => {
             // Ctrl+C: the records left were purged and reported in close().
-            delivery::log(py, 40, &format!("{why}: flush interrupted"), Some(err));
+            delivery::log(
+                py,
+                40,
+                &format!("{why}: flush interrupted; {left} record(s) abandoned, each reported to its caller as failed"),
+                Some(err),
+            );
         }
     }
 }

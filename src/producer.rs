@@ -36,6 +36,40 @@ pub struct Producer {
     max_block: Duration,
 }
 
+/// How long a producer nobody closed (garbage-collected, or open at interpreter
+/// exit) keeps trying to deliver its records before they are reported failed.
+/// Long enough for a healthy cluster (a round trip, or a leader election of a few
+/// seconds); short enough that a container stopped with `docker stop` (10 s before
+/// SIGKILL) or Kubernetes (30 s) still ends its process cleanly, and far below
+/// `delivery.timeout.ms` (300 s), which a dead broker would make every exit wait.
+const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `max_block_ms=` and `exit_timeout_ms=` arguments.
+struct Limits<'a, 'py> {
+    max_block_ms: Option<&'a Bound<'py, PyAny>>,
+    exit_timeout_ms: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// A non-negative duration option given in milliseconds (inf or too large: no limit).
+fn millis_option(
+    name: &str,
+    value: Option<&Bound<'_, PyAny>>,
+    default: Duration,
+) -> Result<Duration> {
+    let Some(v) = value.filter(|v| !v.is_none()) else {
+        return Ok(default);
+    };
+    match v.extract::<f64>() {
+        Ok(ms) if ms >= 0.0 => {
+            Ok(Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX))
+        }
+        _ => Err(Error::Config(format!(
+            "invalid value for '{name}': {} (expected a non-negative number of milliseconds)",
+            v.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))),
+    }
+}
+
 /// The `value_serializer=`, `key_serializer=` and `json_default=` arguments.
 struct Serializers<'a, 'py> {
     value: Option<&'a Bound<'py, PyAny>>,
@@ -98,6 +132,7 @@ const OWN_OPTIONS: &[&str] = &[
     "value_serializer",
     "key_serializer",
     "max_block_ms",
+    "exit_timeout_ms",
     "config",
     "on_error",
     "on_stats",
@@ -107,7 +142,7 @@ const OWN_OPTIONS: &[&str] = &[
 #[pymethods]
 impl Producer {
     #[new]
-    #[pyo3(signature = (bootstrap_servers=None, *, config=None, value_serializer=None, key_serializer=None, json_default=None, max_block_ms=None, **options))]
+    #[pyo3(signature = (bootstrap_servers=None, *, config=None, value_serializer=None, key_serializer=None, json_default=None, max_block_ms=None, exit_timeout_ms=None, **options))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         bootstrap_servers: Option<&Bound<'_, PyAny>>,
@@ -116,6 +151,7 @@ impl Producer {
         key_serializer: Option<&Bound<'_, PyAny>>,
         json_default: Option<&Bound<'_, PyAny>>,
         max_block_ms: Option<&Bound<'_, PyAny>>,
+        exit_timeout_ms: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let hooks = observe::Hooks::take(options)?;
@@ -138,7 +174,11 @@ impl Producer {
             key: key_serializer,
             json_default,
         };
-        Ok(Self::build(&named, &raw, serializers, max_block_ms, hooks)?)
+        let limits = Limits {
+            max_block_ms,
+            exit_timeout_ms,
+        };
+        Ok(Self::build(&named, &raw, serializers, limits, hooks)?)
     }
 
     /// Create a producer from one mapping of options: snake_case names, dotted
@@ -161,6 +201,7 @@ impl Producer {
         let key_serializer = take("key_serializer")?;
         let json_default = take("json_default")?;
         let max_block_ms = take("max_block_ms")?;
+        let exit_timeout_ms = take("exit_timeout_ms")?;
         let hooks = observe::Hooks::take(Some(&dict))?;
         let named = to_values(&dict)?;
         let serializers = Serializers {
@@ -168,13 +209,11 @@ impl Producer {
             key: key_serializer.as_ref(),
             json_default: json_default.as_ref(),
         };
-        Ok(Self::build(
-            &named,
-            &[],
-            serializers,
-            max_block_ms.as_ref(),
-            hooks,
-        )?)
+        let limits = Limits {
+            max_block_ms: max_block_ms.as_ref(),
+            exit_timeout_ms: exit_timeout_ms.as_ref(),
+        };
+        Ok(Self::build(&named, &[], serializers, limits, hooks)?)
     }
 
     /// Send one record and block until the broker acknowledges it.
@@ -702,22 +741,16 @@ impl Producer {
         named: &[(String, Value)],
         raw: &[(String, Value)],
         serializers: Serializers<'_, '_>,
-        max_block_ms: Option<&Bound<'_, PyAny>>,
+        limits: Limits<'_, '_>,
         hooks: observe::Hooks,
     ) -> Result<Self> {
         let properties = config::translate(named, raw, client::rdkafka_properties())?;
-        let max_block = match max_block_ms.filter(|v| !v.is_none()) {
-            Some(v) => match v.extract::<f64>() {
-                Ok(ms) if ms >= 0.0 && ms.is_finite() => Duration::from_secs_f64(ms / 1000.0),
-                _ => {
-                    return Err(Error::Config(format!(
-                        "invalid value for 'max_block_ms': {} (expected a non-negative number)",
-                        v.repr().map(|r| r.to_string()).unwrap_or_default()
-                    )))
-                }
-            },
-            None => DEFAULT_MAX_BLOCK,
-        };
+        let max_block = millis_option("max_block_ms", limits.max_block_ms, DEFAULT_MAX_BLOCK)?;
+        let exit_timeout = millis_option(
+            "exit_timeout_ms",
+            limits.exit_timeout_ms,
+            DEFAULT_EXIT_TIMEOUT,
+        )?;
         let json_default = match serializers.json_default.filter(|d| !d.is_none()) {
             Some(d) if d.is_callable() => Some(d.clone().unbind()),
             Some(d) => {
@@ -735,7 +768,7 @@ impl Producer {
                 .with_json_default(json_default),
             key_encoder: Encoder::from_py("key_serializer", serializers.key, Encoder::Raw)?
                 .with_json_default(key_json_default),
-            client: Client::new(properties, hooks, max_block)?,
+            client: Client::new(properties, hooks, max_block, exit_timeout)?,
             max_block,
         })
     }
@@ -1062,10 +1095,9 @@ impl Drop for Producer {
         if self.client.is_closed() || self.client.forked() {
             return;
         }
-        let client = self.client.clone();
-        let _ = Python::try_attach(|py| {
-            client::close_unattended(py, &client, "Producer garbage-collected")
-        });
+        // Not here: the last reference may go on an event loop's thread, or in
+        // any frame the cyclic collector interrupts (see `close_in_background`).
+        client::close_in_background(self.client.clone(), "Producer garbage-collected");
     }
 }
 

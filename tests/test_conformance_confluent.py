@@ -11,7 +11,7 @@ import confluent_kafka
 
 from kafkify.compat import confluent_kafka as shim
 
-from helpers import closed_port, create_topic, read_back
+from helpers import closed_port, create_topic, read_back, run_script
 
 PRODUCERS = {"real": confluent_kafka.Producer, "shim": shim.Producer}
 
@@ -138,3 +138,29 @@ def test_delivery_report_only_error(bootstrap: str) -> None:
     assert seen["shim"] == seen["real"]
     purge_queue = confluent_kafka.KafkaError._PURGE_QUEUE
     assert seen["real"] == (0, 0, [], 20, (0, 0, [purge_queue] * 3))
+
+
+EXIT_WITH_UNDELIVERABLE = """
+import sys
+if sys.argv[2] == "real":
+    from confluent_kafka import Producer
+else:
+    from kafkify.compat.confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1]})  # message.timeout.ms: 300 s
+for i in range(3):
+    p.produce("t", b"x")
+p.poll(0)
+print(len(p), flush=True)
+"""
+
+
+def test_exit_with_undeliverable_records_does_not_wait_for_the_delivery_timeout() -> None:
+    """confluent-kafka exits at once, dropping them; the shim gives them the core's
+    exit_timeout_ms (5 s), then reports them failed and logs how many were abandoned.
+    The subprocess timeout (60 s, against message.timeout.ms's 300 s) is a hang guard."""
+    dead = f"127.0.0.1:{closed_port()}"
+    seen = {name: run_script(EXIT_WITH_UNDELIVERABLE, dead, name, timeout=60) for name in PRODUCERS}
+    for name, proc in seen.items():
+        assert proc.returncode == 0, (name, proc.stderr)
+        assert proc.stdout.strip() == "3", (name, proc.stdout)
+    assert "interpreter exit: 3 record(s) abandoned" in seen["shim"].stderr, seen["shim"].stderr

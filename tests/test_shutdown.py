@@ -108,8 +108,83 @@ print("exiting", flush=True)
             break
     os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=30)
-    assert "closed with 3 record(s) undelivered" in err, err
+    assert "flush interrupted; 3 record(s) abandoned" in err, err
     assert "Fatal Python error" not in err
+
+
+EXIT_WITH_UNDELIVERABLE = """
+import sys, kafkify
+options = {"exit_timeout_ms": float(sys.argv[2])} if sys.argv[2:] else {}
+p = kafkify.Producer(bootstrap_servers=sys.argv[1], **options)  # delivery timeout: 300 s
+def report(err, meta):
+    print("failed", type(err).__name__, flush=True)
+for i in range(3):
+    p.produce("t", {"i": i}, on_delivery=report)
+print("exiting", flush=True)
+"""
+
+
+@pytest.mark.parametrize("exit_timeout_ms", [None, "1500", "0"])
+def test_exit_with_undeliverable_records_is_bounded_and_reports_them(
+    exit_timeout_ms: str | None,
+) -> None:
+    # delivery.timeout.ms is 300 s: the subprocess timeout (60 s) is only a hang guard.
+    extra = [exit_timeout_ms] if exit_timeout_ms else []
+    proc = run_script(EXIT_WITH_UNDELIVERABLE, f"127.0.0.1:{closed_port()}", *extra, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    bound = {None: "5.0", "1500": "1.5", "0": "0.0"}[exit_timeout_ms]
+    line = f"3 record(s) abandoned, not delivered within {bound} s (exit_timeout_ms)"
+    assert f"interpreter exit: {line}" in proc.stderr, proc.stderr
+    # Each record was reported to its callback, at exit (librdkafka's purge error).
+    assert proc.stdout.splitlines() == ["exiting"] + ["failed RecordPurgedError"] * 3, proc.stdout
+
+
+GC_ON_THE_LOOP = """
+import asyncio, logging, sys, time, kafkify
+
+abandoned = []
+
+class Abandoned(logging.Handler):
+    def emit(self, record):
+        if "abandoned" in record.getMessage():
+            abandoned.append((ticks, record.getMessage()))
+
+logging.getLogger("kafkify").addHandler(Abandoned())
+ticks = 0
+
+async def tick():
+    global ticks
+    while True:
+        ticks += 1
+        await asyncio.sleep(0.01)
+
+async def main():
+    ticker = asyncio.create_task(tick())
+    p = kafkify.Producer(bootstrap_servers=sys.argv[1], exit_timeout_ms=1000)
+    for i in range(3):
+        p.produce("t", {"i": i})
+    await asyncio.sleep(0.05)
+    at_del = ticks
+    del p  # the last reference, on the loop's thread
+    while not abandoned:
+        await asyncio.sleep(0.01)
+    ticker.cancel()
+    print(at_del, abandoned[0][0], flush=True)
+    print(abandoned[0][1], file=sys.stderr, flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_garbage_collection_on_an_event_loop_never_blocks_the_loop() -> None:
+    proc = run_script(GC_ON_THE_LOOP, f"127.0.0.1:{closed_port()}", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    at_del, at_abandon = map(int, proc.stdout.split())
+    assert at_del > 0
+    # A close run by `del` itself would log before the loop ticked again: here the
+    # loop kept running its tasks while the close waited out exit_timeout_ms.
+    assert at_abandon > at_del, proc.stdout
+    assert "Producer garbage-collected: 3 record(s) abandoned" in proc.stderr, proc.stderr
 
 
 def test_producer_made_before_fork_fails_clearly_in_the_child(bootstrap: str) -> None:
@@ -149,6 +224,9 @@ def test_garbage_collected_producer_is_flushed_with_a_log_line(
     p = kafkify.Producer(bootstrap_servers=bootstrap, linger_ms=2000)
     for i in range(100):
         p.produce(topic, {"i": i})
-    del p
-    assert any("garbage-collected" in r.getMessage() for r in caplog.records)
+    del p  # closed on a thread of its own: the log line comes from there
+    deadline = time.monotonic() + 30  # a hang guard, not a timing claim
+    while not any("garbage-collected" in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, "no garbage-collection close"
+        time.sleep(0.01)
     assert len(read_back(bootstrap, topic, expected=100)) == 100

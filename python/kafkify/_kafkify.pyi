@@ -97,6 +97,11 @@ class Producer:
     errors) as ``KafkaError``; ``on_stats(metrics)`` receives ``metrics()`` every
     ``statistics_interval_ms``; ``log_deliveries=True`` logs each delivery at DEBUG.
 
+    A producer nobody closed is closed when garbage-collected (on a thread of its
+    own: dropping it never blocks) and at interpreter exit; its records then get
+    ``exit_timeout_ms`` (default 5000) to be delivered, and the rest are reported
+    failed to their callers, with one log line saying how many.
+
     Raises:
         ConfigError: an unknown option (with a "did you mean") or an invalid value;
             ``on_stats`` without ``statistics_interval_ms``.
@@ -111,6 +116,7 @@ class Producer:
         key_serializer: _Serializer = None,
         json_default: Callable[[Any], object] | None = None,
         max_block_ms: float | None = None,
+        exit_timeout_ms: float | None = None,
         on_error: Callable[[KafkaError], object] | None = None,
         on_stats: Callable[[dict[str, Any]], object] | None = None,
         log_deliveries: bool = False,
