@@ -165,6 +165,13 @@ impl Client {
         }
     }
 
+    /// The librdkafka producer, for a wait that must not hold the client's lock
+    /// (`close()` takes it; a metadata wait can last seconds). Drop it without
+    /// the GIL: the last reference frees librdkafka, which joins its threads.
+    pub fn producer(&self) -> Result<Arc<RdProducer>> {
+        self.with_producer(|p| Ok(p.clone()))
+    }
+
     pub fn is_closed(&self) -> bool {
         self.producer
             .read()
@@ -260,14 +267,17 @@ impl Client {
             self.abandon();
             return (Ok(0), 0);
         }
-        let taken = self
-            .producer
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        // Without the GIL: a sender holds the read lock for a moment, with it.
+        let taken = py.detach(|| {
+            self.producer
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+        });
         let Some(producer) = taken else {
             return (Ok(0), 0);
         };
+        let handle = Arc::downgrade(&producer);
         let flushed = flush_interruptibly(py, &producer, &self.overflow, timeout);
         let left = producer.context().pending();
         py.detach(|| {
@@ -292,20 +302,35 @@ impl Client {
             // Serves the purged records' reports, then frees librdkafka.
             drop(producer);
         });
-        self.join_dispatcher(py);
+        self.join_dispatcher(py, &handle);
         (flushed.map(|_| left), left)
     }
 
-    fn join_dispatcher(&self, py: Python<'_>) {
-        let handle = self
+    /// Wait until the delivery callbacks of the records reported so far have run.
+    /// `handle`: the librdkafka handle, freed by now unless a frame still holds it.
+    fn join_dispatcher(&self, py: Python<'_>, handle: &Weak<RdProducer>) {
+        let dispatcher = self
             .dispatcher
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let Some(handle) = handle else { return };
-        if handle.thread().id() == std::thread::current().id() {
+        let Some(dispatcher) = dispatcher else { return };
+        if dispatcher.thread().id() == std::thread::current().id() {
             return; // close() called from a delivery callback: it exits by itself.
         }
+        if let Some(held) = handle.upgrade() {
+            // Held by a frame this close() interrupted (a signal handler's close()
+            // during send, flush or send_batch): the dispatcher ends only once that
+            // frame lets go, after this call returns. Wait for the callbacks already
+            // queued instead, and leave the thread to end by itself.
+            let reached = held.context().barrier();
+            drop(held);
+            py.detach(move || {
+                let _ = reached.recv_timeout(Duration::from_secs(5));
+            });
+            return;
+        }
+        let handle = dispatcher;
         // The dispatcher ends once the librdkafka handle (owner of its channel) is
         // freed; a blocking send still finishing may hold it a moment longer.
         py.detach(|| {

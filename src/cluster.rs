@@ -71,11 +71,12 @@ pub fn list_topics<'py>(
     topic: Option<&str>,
     timeout: Duration,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let md = py.detach(|| {
-        client.with_producer(|p| {
-            fetch_metadata(p, topic, timeout, |e| {
-                errors::from_rdkafka(e, &metadata_context(topic))
-            })
+    // The lock is not held across the wait: close() must not wait for it (it
+    // would stall every thread, see `Client::producer`).
+    let producer = client.producer()?;
+    let md = py.detach(move || {
+        fetch_metadata(&producer, topic, timeout, |e| {
+            errors::from_rdkafka(e, &metadata_context(topic))
         })
     })?;
     let out = PyDict::new(py);

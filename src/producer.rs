@@ -508,9 +508,9 @@ impl Producer {
         let client = slf.get().client.clone();
         let me = slf.clone().into_any().unbind();
         run_in_thread(py, move || {
-            client.with_producer(|p| {
-                cluster::fetch_metadata(p, None, timeout, |e| no_brokers(e, timeout))
-            })?;
+            // Not under the client's lock: close() must not wait for this wait.
+            let producer = client.producer()?;
+            cluster::fetch_metadata(&producer, None, timeout, |e| no_brokers(e, timeout))?;
             Ok(me)
         })
     }
@@ -534,25 +534,25 @@ impl Producer {
     fn partitions_for(&self, py: Python<'_>, topic: &str) -> PyResult<Vec<i32>> {
         validate_topic(topic)?;
         let timeout = self.max_block;
-        let ids = py.detach(|| {
-            self.client.with_producer(|p| {
-                let md = cluster::fetch_metadata(p, Some(topic), timeout, |e| {
-                    errors::from_rdkafka(e, &cluster::metadata_context(Some(topic)))
+        // Not under the client's lock: close() must not wait for this wait.
+        let producer = self.client.producer()?;
+        let ids = py.detach(move || {
+            let md = cluster::fetch_metadata(&producer, Some(topic), timeout, |e| {
+                errors::from_rdkafka(e, &cluster::metadata_context(Some(topic)))
+            })?;
+            let t = md
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic)
+                .ok_or_else(|| {
+                    Error::kafka(Code::UnknownTopicOrPartition, format!("topic {topic:?}"))
                 })?;
-                let t = md
-                    .topics()
-                    .iter()
-                    .find(|t| t.name() == topic)
-                    .ok_or_else(|| {
-                        Error::kafka(Code::UnknownTopicOrPartition, format!("topic {topic:?}"))
-                    })?;
-                if let Some(err) = t.error() {
-                    return Err(Error::kafka(err.into(), format!("topic {topic:?}")));
-                }
-                let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
-                ids.sort_unstable();
-                Ok(ids)
-            })
+            if let Some(err) = t.error() {
+                return Err(Error::kafka(err.into(), format!("topic {topic:?}")));
+            }
+            let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+            ids.sort_unstable();
+            Ok(ids)
         })?;
         Ok(ids)
     }

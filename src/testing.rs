@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::ffi::CStr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ use rdkafka::producer::DefaultProducerContext;
 use rdkafka::types::{RDKafkaApiKey as Api, RDKafkaErrorCode as Code, RDKafkaRespErr};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use crate::client::FORK_GENERATION;
 use crate::errors::{self, Error, Result};
 
 /// The rdkafka mock cluster, made shareable between threads.
@@ -52,6 +54,11 @@ pub struct MockCluster {
     cluster: RwLock<Option<Arc<Cluster>>>,
     num_brokers: i32,
     bootstrap_servers: String,
+    /// `client::FORK_GENERATION` at creation: in a forked child the cluster's
+    /// thread does not exist, so destroying the cluster (which joins it) or asking
+    /// it anything (which waits for its reply) would hang the child.
+    fork_generation: u64,
+    pid: u32,
 }
 
 #[pymethods]
@@ -71,6 +78,8 @@ impl MockCluster {
             bootstrap_servers: cluster.bootstrap_servers(),
             cluster: RwLock::new(Some(Arc::new(Cluster(cluster)))),
             num_brokers,
+            fork_generation: FORK_GENERATION.load(Ordering::Acquire),
+            pid: std::process::id(),
         })
     }
 
@@ -190,18 +199,51 @@ impl MockCluster {
 
     /// Stop the brokers (idempotent). Clients still connected see them vanish.
     fn close(&self, py: Python<'_>) {
-        let taken = self
-            .cluster
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let taken = self.take();
         // Joins the cluster's thread: never with the GIL held.
         py.detach(move || drop(taken));
     }
 }
 
+impl Drop for MockCluster {
+    fn drop(&mut self) {
+        // Without the GIL released here (pyo3 runs Drop with it held); close()
+        // is the way to stop a cluster without holding it.
+        drop(self.take());
+    }
+}
+
 impl MockCluster {
+    fn forked(&self) -> bool {
+        FORK_GENERATION.load(Ordering::Acquire) != self.fork_generation
+    }
+
+    /// The cluster, taken out for destruction; in a forked child it is forgotten
+    /// instead (its thread, which destruction joins, exists only in the parent).
+    fn take(&self) -> Option<Arc<Cluster>> {
+        let taken = self
+            .cluster
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if self.forked() {
+            std::mem::forget(taken);
+            return None;
+        }
+        taken
+    }
+
     fn get(&self) -> Result<Arc<Cluster>> {
+        if self.forked() {
+            return Err(Error::Kafka {
+                code: Code::State,
+                message: format!(
+                    "this mock cluster belongs to process {} (the parent of this fork); start one in the child",
+                    self.pid
+                ),
+                fatal: false,
+            });
+        }
         self.cluster
             .read()
             .unwrap_or_else(|p| p.into_inner())
