@@ -20,6 +20,8 @@ pub enum Error {
     Config(String),
     /// A key, value or header that cannot be encoded.
     Serialization(String),
+    /// A value nested too deep to encode (a SerializationError and a RecursionError).
+    SerializationRecursion(String),
     /// A bad argument that is not a serialization problem (e.g. an empty topic name).
     InvalidTopic(String),
     /// A wait ran out before the broker answered.
@@ -52,6 +54,7 @@ impl Error {
         match self {
             Error::Config(_) => "ConfigError",
             Error::Serialization(_) => "SerializationError",
+            Error::SerializationRecursion(_) => "SerializationRecursionError",
             Error::InvalidTopic(_) => "InvalidTopicError",
             Error::Timeout(_) => "KafkaTimeoutError",
             Error::Closed => "ProducerClosedError",
@@ -90,11 +93,7 @@ impl Error {
     }
 
     fn build(&self, py: Python<'_>) -> PyResult<PyErr> {
-        static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-        let module = ERRORS
-            .get_or_try_init(py, || py.import("kafkify.errors").map(Bound::unbind))?
-            .bind(py);
-        let class = module.getattr(self.class_name())?.cast_into::<PyType>()?;
+        let class = error_class(py, self.class_name())?;
         let exc = class.call1((self.to_string(),))?;
         if let Some(code) = self.code() {
             exc.setattr("code", code as i32)?;
@@ -111,6 +110,7 @@ impl fmt::Display for Error {
         match self {
             Error::Config(m)
             | Error::Serialization(m)
+            | Error::SerializationRecursion(m)
             | Error::InvalidTopic(m)
             | Error::Timeout(m) => f.write_str(m),
             Error::Kafka { message, .. } => f.write_str(message),
@@ -122,6 +122,15 @@ impl fmt::Display for Error {
             ),
         }
     }
+}
+
+/// The class `name` of `kafkify.errors`.
+pub fn error_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
+    static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let module = ERRORS
+        .get_or_try_init(py, || py.import("kafkify.errors").map(Bound::unbind))?
+        .bind(py);
+    Ok(module.getattr(name)?.cast_into::<PyType>()?)
 }
 
 impl From<Error> for PyErr {

@@ -57,6 +57,8 @@ fn librdkafka_features() -> Vec<String> {
 /// Raises:
 ///     SerializationError: the value (at the path named in the message) is not
 ///         JSON-serializable and `default` did not help.
+///     SerializationRecursionError: nested too deep (255 levels, the recursion
+///         limit, or the thread's stack); a SerializationError and a RecursionError.
 #[pyfunction]
 #[pyo3(signature = (value, *, default=None, sort_keys=false))]
 fn dumps<'py>(

@@ -1105,6 +1105,9 @@ impl Drop for Producer {
 fn batch_error(index: usize, err: Error) -> Error {
     match err {
         Error::Serialization(m) => Error::Serialization(format!("values[{index}]: {m}")),
+        Error::SerializationRecursion(m) => {
+            Error::SerializationRecursion(format!("values[{index}]: {m}"))
+        }
         other => other,
     }
 }

@@ -41,6 +41,7 @@ from kafkify.errors import (
     QueueFullError,
     RecordPurgedError,
     SerializationError,
+    SerializationRecursionError,
     UnknownTopicOrPartitionError,
 )
 
@@ -75,5 +76,6 @@ __all__ = [
     "QueueFullError",
     "RecordPurgedError",
     "SerializationError",
+    "SerializationRecursionError",
     "UnknownTopicOrPartitionError",
 ]

@@ -50,8 +50,12 @@ def dumps(
     Raises:
         SerializationError: the value (at the path in the message, e.g.
             ``value['items'][3]``) is not JSON-serializable: an unsupported type,
-            NaN/Infinity, a lone surrogate, a circular reference, nesting deeper
-            than 255 levels, or a dict changed while being serialized.
+            NaN/Infinity, a lone surrogate, a circular reference, or a dict
+            changed while being serialized.
+        SerializationRecursionError: nested deeper than 255 levels, than the
+            recursion limit allows (``default`` calling ``dumps`` again counts),
+            or than the thread's stack holds; a ``SerializationError`` and a
+            ``RecursionError`` (what ``json.dumps`` raises there).
     """
 
 def _shutdown_all() -> None: ...

@@ -31,6 +31,17 @@ class SerializationError(KafkaError, TypeError):
     """A value, key or header that cannot be encoded; the message names the path."""
 
 
+class SerializationRecursionError(SerializationError, RecursionError):
+    """A value nested too deep to encode as JSON: more than 255 levels, past the
+    interpreter's recursion limit (which also counts the frames of ``default=``
+    callbacks that call ``kafkify.dumps`` again), or past what the thread's stack
+    holds. It is a ``RecursionError`` too, which ``json.dumps`` raises in those
+    cases (or, for a small thread stack, crashes). The message names the path,
+    e.g. ``value[0][0]...: maximum recursion depth exceeded while encoding a JSON
+    object``; raised inside a ``default=`` callback's own ``kafkify.dumps`` call,
+    it is passed on with that call's message."""
+
+
 class InvalidTopicError(KafkaError, ValueError):
     """The topic name breaks Kafka's rules (empty, too long, bad characters)."""
 
@@ -116,5 +127,6 @@ __all__ = [
     "QueueFullError",
     "RecordPurgedError",
     "SerializationError",
+    "SerializationRecursionError",
     "UnknownTopicOrPartitionError",
 ]

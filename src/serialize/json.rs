@@ -13,16 +13,28 @@
 //! `value['items'][3]['price']: Object of type set is not JSON serializable`, and
 //! cycles, over-deep nesting, lone surrogates and dicts changed mid-walk are errors,
 //! never a crash.
+//!
+//! Depth, the walker's only recursion, is bounded three ways, checked on entering
+//! each container (and before each call into user code): at most [`MAX_DEPTH`]
+//! levels per walk; the interpreter's recursion counter (`Py_EnterRecursiveCall`,
+//! as `json.dumps` uses), which also counts Python frames and so re-entrant calls
+//! from `default=` callbacks; and the thread's remaining native stack
+//! (`stack.rs`), which the counter ignores before Python 3.14. Each raises
+//! `SerializationRecursionError`, both a `SerializationError` and the
+//! `RecursionError` that `json.dumps` raises.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use pyo3::exceptions::PyRecursionError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
     IntoPyDict as _, PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
 };
 use pyo3::{ffi, intern};
+
+use super::stack;
 
 /// Deeper nesting than this is refused rather than risking the stack (orjson's limit
 /// is 254; `json.dumps` fails near 1000 with RecursionError).
@@ -43,25 +55,88 @@ pub struct JsonError(Box<ErrorDetail>);
 struct ErrorDetail {
     reason: String,
     path: Vec<Step>,
+    kind: ErrorKind,
+}
+
+/// What a failure is, which decides the Python exception (`serialize/mod.rs`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ErrorKind {
+    /// The value cannot be written (SerializationError).
+    Invalid,
+    /// Nested too deep for the depth limit, the recursion limit or the stack
+    /// (SerializationRecursionError, a RecursionError too).
+    TooDeep,
+    /// A SerializationRecursionError raised inside a callback (a `default=` that
+    /// calls `kafkify.dumps` again): passed on with its message as it is, which
+    /// names the path where the limit was hit, rather than wrapped once per
+    /// re-entry (as `json.dumps` passes a callback's exception on).
+    Relayed,
 }
 
 impl JsonError {
     #[cold]
     fn new(reason: impl Into<String>) -> Self {
+        Self::of(ErrorKind::Invalid, reason.into())
+    }
+
+    #[cold]
+    fn too_deep(reason: impl Into<String>) -> Self {
+        Self::of(ErrorKind::TooDeep, reason.into())
+    }
+
+    fn of(kind: ErrorKind, reason: String) -> Self {
         JsonError(Box::new(ErrorDetail {
-            reason: reason.into(),
+            reason,
             path: Vec::new(),
+            kind,
         }))
+    }
+
+    /// A Python exception raised by user code the walk called (`context` says
+    /// which, e.g. `default() raised`). A RecursionError stays one.
+    #[cold]
+    fn raised(py: Python<'_>, context: &str, e: PyErr) -> Self {
+        if !e.is_instance_of::<PyRecursionError>(py) {
+            return Self::new(match context {
+                "" => e.to_string(),
+                _ => format!("{context} {e}"),
+            });
+        }
+        // Near the recursion limit str(e) fails too: read the message itself.
+        let message = e
+            .value(py)
+            .getattr(intern!(py, "args"))
+            .and_then(|args| args.get_item(0))
+            .and_then(|m| m.extract::<String>())
+            .unwrap_or_else(|_| "maximum recursion depth exceeded".to_owned());
+        let ours = crate::errors::error_class(py, "SerializationRecursionError")
+            .is_ok_and(|class| e.get_type(py).is(&class));
+        if ours {
+            return Self::of(ErrorKind::Relayed, message);
+        }
+        Self::too_deep(match context {
+            "" => format!("RecursionError: {message}"),
+            _ => format!("{context} RecursionError: {message}"),
+        })
     }
 
     #[cold]
     fn at(mut self, step: Step) -> Self {
-        self.0.path.push(step);
+        if self.0.kind != ErrorKind::Relayed {
+            self.0.path.push(step);
+        }
         self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
     }
 
     /// `root['a'][0]: reason`, with `root` naming the argument (`value`, `key`, ...).
     pub fn describe(&self, root: &str) -> String {
+        if self.0.kind == ErrorKind::Relayed {
+            return self.0.reason.clone();
+        }
         let mut out = String::from(root);
         for step in self.0.path.iter().rev() {
             match step {
@@ -112,6 +187,7 @@ pub fn write_value(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, options: Options<'
         py: obj.py(),
         out,
         stack: Vec::new(),
+        stack_limit: stack::limit(),
         options,
     };
     walker.value(obj)
@@ -155,8 +231,13 @@ struct Walker<'o, 'a, 'py> {
     /// the stack: detects cycles, bounds the depth, and keeps a container alive
     /// even if a `default()` callback drops it elsewhere.
     stack: Vec<*mut ffi::PyObject>,
+    /// The lowest native stack address the walk may reach (`stack::limit`).
+    stack_limit: usize,
     options: Options<'a, 'py>,
 }
+
+/// Appended to "maximum recursion depth exceeded" (json.dumps says the same).
+const RECURSING: &std::ffi::CStr = c" while encoding a JSON object";
 
 // The hot path works on raw pointers to skip pyo3's per-item reference counting.
 // The rule that keeps it sound: leaves (str, int, float, bool, None) are read
@@ -200,21 +281,34 @@ impl Walker<'_, '_, '_> {
     }
 
     /// SAFETY: as `value_ptr`; `ty` is `obj`'s type.
+    ///
+    /// This frame and the container's own (`list_ptr`, ...) are the stack one
+    /// nesting level costs, so everything else stays out of line (`other_ptr`).
     #[inline(never)]
     unsafe fn compound_ptr(
         &mut self,
         obj: *mut ffi::PyObject,
         ty: *mut ffi::PyTypeObject,
     ) -> JResult {
-        if ty == &raw mut ffi::PyDict_Type {
-            return self.nested(obj, |w| w.dict_ptr(obj));
-        }
-        if ty == &raw mut ffi::PyList_Type {
-            return self.nested(obj, |w| w.list_ptr(obj));
-        }
-        if ty == &raw mut ffi::PyTuple_Type {
-            return self.nested(obj, |w| w.tuple_ptr(obj));
-        }
+        let walk: unsafe fn(&mut Self, *mut ffi::PyObject) -> JResult =
+            if ty == &raw mut ffi::PyDict_Type {
+                Self::dict_ptr
+            } else if ty == &raw mut ffi::PyList_Type {
+                Self::list_ptr
+            } else if ty == &raw mut ffi::PyTuple_Type {
+                Self::tuple_ptr
+            } else {
+                return self.other_ptr(obj);
+            };
+        self.enter(obj)?;
+        let result = walk(self, obj);
+        self.leave(obj);
+        result
+    }
+
+    /// SAFETY: as `value_ptr`.
+    #[inline(never)]
+    unsafe fn other_ptr(&mut self, obj: *mut ffi::PyObject) -> JResult {
         let owned = Bound::from_borrowed_ptr(self.py, obj);
         self.other(&owned)
     }
@@ -223,12 +317,16 @@ impl Walker<'_, '_, '_> {
     fn other(&mut self, obj: &Bound<'_, PyAny>) -> JResult {
         let py = obj.py();
         let ptr = obj.as_ptr();
+        // What follows may run user code, which needs stack of its own.
+        if self.stack_limit != 0 && stack::here() < self.stack_limit + stack::CALL_RESERVE {
+            return Err(self.out_of_stack());
+        }
         let known = known_types(py)?;
         // Enum before the int/str subclasses: IntEnum and StrEnum are both.
         if obj.is_instance(known.enumeration.bind(py)).unwrap_or(false) {
             let value = obj
                 .getattr(intern!(py, "value"))
-                .map_err(|e| JsonError::new(format!("Enum value could not be read: {e}")))?;
+                .map_err(|e| JsonError::raised(py, "Enum value could not be read:", e))?;
             return self.nested(ptr, |w| w.value(&value));
         }
         // SAFETY (all the *_ptr calls below): `obj` is owned by the caller.
@@ -287,13 +385,13 @@ impl Walker<'_, '_, '_> {
                     (),
                     Some(&[("mode", "json")].into_py_dict(py).map_err(py_err)?),
                 )
-                .map_err(|e| JsonError::new(format!("model_dump(mode='json') raised {e}")))?;
+                .map_err(|e| JsonError::raised(py, "model_dump(mode='json') raised", e))?;
             return self.nested(ptr, |w| w.value(&dumped));
         }
         if let Some(default) = self.options.default {
             let replacement = default
                 .call1((obj,))
-                .map_err(|e| JsonError::new(format!("default() raised {e}")))?;
+                .map_err(|e| JsonError::raised(py, "default() raised", e))?;
             // As nesting: a default() that keeps returning its argument is a cycle.
             return self.nested(ptr, |w| w.value(&replacement));
         }
@@ -303,28 +401,82 @@ impl Walker<'_, '_, '_> {
         )))
     }
 
-    /// Run `body` with `obj` on the container stack (holding a strong reference).
+    /// Run `body` with `obj` on the container stack (see `enter`).
     fn nested(
         &mut self,
         obj: *mut ffi::PyObject,
         body: impl FnOnce(&mut Self) -> JResult,
     ) -> JResult {
-        if self.stack.contains(&obj) {
-            return Err(JsonError::new("circular reference detected"));
-        }
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(JsonError::new(format!(
-                "nesting deeper than {MAX_DEPTH} levels"
-            )));
-        }
-        // SAFETY: `obj` is alive (caller's contract); the reference taken here is
-        // released after the body, whatever user code did meanwhile.
-        unsafe { ffi::Py_IncRef(obj) };
-        self.stack.push(obj);
+        self.enter(obj)?;
         let result = body(self);
-        self.stack.pop();
-        unsafe { ffi::Py_DecRef(obj) };
+        self.leave(obj);
         result
+    }
+
+    /// Put `obj` on the container stack, holding a strong reference, unless that
+    /// would make a cycle or go too deep (see the module's comment); every `Ok`
+    /// is paired with one `leave(obj)`.
+    #[inline(always)]
+    fn enter(&mut self, obj: *mut ffi::PyObject) -> JResult {
+        if self.stack.len() >= MAX_DEPTH
+            || stack::here() < self.stack_limit
+            || self.stack.contains(&obj)
+        {
+            return Err(self.refuse(obj));
+        }
+        // SAFETY: plain C calls with the GIL held; `obj` is alive (caller's
+        // contract), and the reference taken here is released by `leave`,
+        // whatever user code did meanwhile.
+        unsafe {
+            if ffi::Py_EnterRecursiveCall(RECURSING.as_ptr()) != 0 {
+                return Err(self.recursion_limit());
+            }
+            ffi::Py_IncRef(obj);
+        }
+        self.stack.push(obj);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn leave(&mut self, obj: *mut ffi::PyObject) {
+        self.stack.pop();
+        // SAFETY: undoes `enter`'s two calls.
+        unsafe {
+            ffi::Py_LeaveRecursiveCall();
+            ffi::Py_DecRef(obj);
+        }
+    }
+
+    /// Why `enter` refused `obj` (a cycle is named first: it is the actual bug).
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, obj: *mut ffi::PyObject) -> JsonError {
+        if self.stack.contains(&obj) {
+            JsonError::new("circular reference detected")
+        } else if self.stack.len() >= MAX_DEPTH {
+            JsonError::too_deep(format!("nesting deeper than {MAX_DEPTH} levels"))
+        } else {
+            self.out_of_stack()
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn out_of_stack(&self) -> JsonError {
+        let size = stack::bounds().map_or(0, |b| b.size);
+        JsonError::too_deep(format!(
+            "nesting too deep for this thread's native stack ({} KiB)",
+            size / 1024
+        ))
+    }
+
+    /// The interpreter's recursion limit was hit: its RecursionError (pending)
+    /// says what json.dumps says; the error built here adds the path.
+    #[cold]
+    #[inline(never)]
+    fn recursion_limit(&self) -> JsonError {
+        drop(PyErr::take(self.py));
+        JsonError::too_deep("maximum recursion depth exceeded while encoding a JSON object")
     }
 
     /// SAFETY: `obj` is a live str (or subclass).
@@ -419,17 +571,13 @@ impl Walker<'_, '_, '_> {
                 // could drop the key from the dict: hold it for the error path.
                 let _key_alive = (!leaf).then(|| Bound::from_borrowed_ptr(self.py, key));
                 if let Err(e) = self.value_ptr(value) {
-                    return Err(e.at(Step::Key(String::from_utf8_lossy(text).into_owned())));
+                    return Err(at_key(e, text));
                 }
                 if leaf {
                     continue; // no user code ran: the dict cannot have changed
                 }
             } else {
-                let (k, v) = (
-                    Bound::from_borrowed_ptr(self.py, key),
-                    Bound::from_borrowed_ptr(self.py, value),
-                );
-                self.entry(&dict_key(&k)?, &v)?;
+                self.other_key_entry(key, value)?;
             }
             if ffi::PyDict_Size(d) != size {
                 return Err(JsonError::new("dict changed size during serialization"));
@@ -439,6 +587,24 @@ impl Walker<'_, '_, '_> {
         Ok(())
     }
 
+    /// An entry whose key is not an exact str (out of line: `dict_ptr`'s frame
+    /// is paid once per nesting level).
+    ///
+    /// SAFETY: `key` and `value` are borrowed from a dict on the container stack.
+    #[inline(never)]
+    unsafe fn other_key_entry(
+        &mut self,
+        key: *mut ffi::PyObject,
+        value: *mut ffi::PyObject,
+    ) -> JResult {
+        let (k, v) = (
+            Bound::from_borrowed_ptr(self.py, key),
+            Bound::from_borrowed_ptr(self.py, value),
+        );
+        self.entry(&dict_key(&k)?, &v)
+    }
+
+    #[inline(never)]
     fn sorted_dict(&mut self, d: &Bound<'_, PyDict>) -> JResult {
         let mut items = Vec::with_capacity(d.len());
         for_each_item(d, |k, v| {
@@ -509,7 +675,7 @@ impl Walker<'_, '_, '_> {
             .import(py, "dataclasses", "fields")
             .map_err(py_err)?
             .call1((obj,))
-            .map_err(|e| JsonError::new(format!("dataclasses.fields() raised {e}")))?;
+            .map_err(|e| JsonError::raised(py, "dataclasses.fields() raised", e))?;
         self.out.push(b'{');
         for (n, field) in fields.try_iter().map_err(py_err)?.enumerate() {
             let name: String = field
@@ -526,6 +692,13 @@ impl Walker<'_, '_, '_> {
         self.out.push(b'}');
         Ok(())
     }
+}
+
+/// `e`, under the dict key `text` (a str's UTF-8).
+#[cold]
+#[inline(never)]
+fn at_key(e: JsonError, text: &[u8]) -> JsonError {
+    e.at(Step::Key(String::from_utf8_lossy(text).into_owned()))
 }
 
 /// Append a few bytes (a number's text) without a `memcpy` call, which costs
@@ -674,7 +847,8 @@ fn call_str(obj: &Bound<'_, PyAny>, method: &str) -> Result<String, JsonError> {
 }
 
 fn py_err(e: PyErr) -> JsonError {
-    JsonError::new(e.to_string())
+    // Called with the GIL held (attaching again is only a check).
+    Python::attach(|py| JsonError::raised(py, "", e))
 }
 
 fn python_float_name(v: f64) -> &'static str {

@@ -5,6 +5,7 @@
 
 pub mod buffer;
 pub mod json;
+mod stack;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
@@ -100,9 +101,17 @@ pub fn to_json(
     options: json::Options<'_, '_>,
 ) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(128);
-    json::write_value(obj, &mut out, options)
-        .map_err(|e| Error::Serialization(json_hint(e.describe(what), obj)))?;
+    json::write_value(obj, &mut out, options).map_err(|e| json_error(&e, what, obj))?;
     Ok(out)
+}
+
+fn json_error(e: &json::JsonError, what: &str, obj: &Bound<'_, PyAny>) -> Error {
+    match e.kind() {
+        json::ErrorKind::Invalid => Error::Serialization(json_hint(e.describe(what), obj)),
+        json::ErrorKind::TooDeep | json::ErrorKind::Relayed => {
+            Error::SerializationRecursion(e.describe(what))
+        }
+    }
 }
 
 /// Serialize `obj` into a per-thread scratch buffer and hand the bytes to `f`,
@@ -123,7 +132,7 @@ pub fn with_json<R>(
         Ok(mut buf) => {
             buf.clear();
             let result = json::write_value(obj, &mut buf, options)
-                .map_err(|e| Error::Serialization(json_hint(e.describe(what), obj)))
+                .map_err(|e| json_error(&e, what, obj))
                 .map(|()| f(&buf));
             if buf.capacity() > KEEP_AT_MOST {
                 *buf = Vec::new(); // don't keep a huge document's buffer forever
