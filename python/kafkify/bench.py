@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from statistics import quantiles
 
 from kafkify import Producer, RecordMetadata
-from kafkify.cli import CliError, config_pairs
+from kafkify._cli_args import CliError, config_pairs
 from kafkify.errors import KafkaError
 from kafkify.testing import MockCluster
 

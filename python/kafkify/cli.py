@@ -11,17 +11,13 @@ JSON line, an unreachable broker, a failed delivery), 2 for bad usage.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
+from kafkify._cli_args import CliError
 from kafkify.errors import KafkaError
 
 __all__ = ["main"]
-
-
-class CliError(Exception):
-    """Something the user should fix; printed as ``kafkify: error: ...``, exit 1."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,27 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kafkify: interrupted", file=sys.stderr)
         return 130
-
-
-def bootstrap_servers(args: argparse.Namespace) -> str | None:
-    """``--bootstrap-servers``, else ``$KAFKA_BOOTSTRAP``, else None."""
-    servers: str | None = args.bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP")
-    return servers
-
-
-def config_pairs(pairs: Sequence[str]) -> dict[str, str]:
-    """``-X key=value`` options → librdkafka properties.
-
-    Raises:
-        CliError: an option without ``=``.
-    """
-    config = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise CliError(f"-X {pair!r}: expected key=value (a librdkafka property)")
-        config[name.strip()] = value
-    return config
 
 
 def _parser() -> argparse.ArgumentParser:

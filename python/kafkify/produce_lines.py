@@ -21,7 +21,7 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from kafkify import Producer, RecordMetadata
-from kafkify.cli import CliError, bootstrap_servers, config_pairs
+from kafkify._cli_args import CliError, bootstrap_servers, config_pairs
 from kafkify.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
 
 # How often (records) the progress bar's delivered/failed figures are refreshed.
