@@ -172,31 +172,94 @@ pub fn refused(err: &RdError, topic: &str, value_size: usize) -> Error {
     }
 }
 
+/// The `kafkify.errors` class of each librdkafka code that has its own (any other
+/// code is a plain `KafkaError`).
+const CLASS_OF_CODE: &[(&[Code], &str)] = &[
+    (&[Code::QueueFull], "QueueFullError"),
+    (
+        &[
+            Code::MessageTimedOut,
+            Code::OperationTimedOut,
+            Code::RequestTimedOut,
+        ],
+        "KafkaTimeoutError",
+    ),
+    (
+        &[Code::MessageSizeTooLarge, Code::MessageBatchTooLarge],
+        "MessageSizeTooLargeError",
+    ),
+    (
+        &[
+            Code::UnknownTopicOrPartition,
+            Code::UnknownTopic,
+            Code::UnknownPartition,
+        ],
+        "UnknownTopicOrPartitionError",
+    ),
+    (&[Code::InvalidTopic], "InvalidTopicError"),
+    (&[Code::AllBrokersDown], "NoBrokersAvailable"),
+    (
+        &[Code::BrokerTransportFailure, Code::NetworkException],
+        "KafkaConnectionError",
+    ),
+    (
+        &[
+            Code::Authentication,
+            Code::SaslAuthenticationFailed,
+            Code::SSL,
+        ],
+        "AuthenticationError",
+    ),
+    (
+        &[
+            Code::TopicAuthorizationFailed,
+            Code::ClusterAuthorizationFailed,
+            Code::TransactionalIdAuthorizationFailed,
+        ],
+        "AuthorizationError",
+    ),
+    (
+        &[
+            Code::State,
+            Code::InvalidTransactionalState,
+            Code::InvalidProducerEpoch,
+        ],
+        "IllegalStateError",
+    ),
+    (&[Code::InvalidArgument], "InvalidArgumentError"),
+    (
+        &[Code::PurgeQueue, Code::PurgeInflight],
+        "RecordPurgedError",
+    ),
+    (&[Code::Fenced, Code::ProducerFenced], "ProducerFencedError"),
+];
+
 fn class_for_code(code: Code) -> &'static str {
-    match code {
-        Code::QueueFull => "QueueFullError",
-        Code::MessageTimedOut | Code::OperationTimedOut | Code::RequestTimedOut => {
-            "KafkaTimeoutError"
-        }
-        Code::MessageSizeTooLarge | Code::MessageBatchTooLarge => "MessageSizeTooLargeError",
-        Code::UnknownTopicOrPartition | Code::UnknownTopic | Code::UnknownPartition => {
-            "UnknownTopicOrPartitionError"
-        }
-        Code::InvalidTopic => "InvalidTopicError",
-        Code::AllBrokersDown => "NoBrokersAvailable",
-        Code::BrokerTransportFailure | Code::NetworkException => "KafkaConnectionError",
-        Code::Authentication | Code::SaslAuthenticationFailed | Code::SSL => "AuthenticationError",
-        Code::TopicAuthorizationFailed
-        | Code::ClusterAuthorizationFailed
-        | Code::TransactionalIdAuthorizationFailed => "AuthorizationError",
-        Code::State | Code::InvalidTransactionalState | Code::InvalidProducerEpoch => {
-            "IllegalStateError"
-        }
-        Code::InvalidArgument => "InvalidArgumentError",
-        Code::PurgeQueue | Code::PurgeInflight => "RecordPurgedError",
-        Code::Fenced | Code::ProducerFenced => "ProducerFencedError",
-        _ => "KafkaError",
-    }
+    CLASS_OF_CODE
+        .iter()
+        .find(|(codes, _)| codes.contains(&code))
+        .map_or("KafkaError", |(_, class)| class)
+}
+
+/// Every `kafkify.errors` class name an [`Error`] can become: tests/test_errors.py
+/// checks that each exists (the lookup is by name, see `Error::build`).
+#[pyfunction]
+pub fn _error_class_names() -> Vec<&'static str> {
+    let variants = [
+        Error::Config(String::new()),
+        Error::Serialization(String::new()),
+        Error::SerializationRecursion(String::new()),
+        Error::InvalidTopic(String::new()),
+        Error::Timeout(String::new()),
+        Error::Closed,
+        Error::Forked { parent_pid: 0 },
+    ];
+    let mut names: Vec<&'static str> = variants.iter().map(Error::class_name).collect();
+    names.extend(CLASS_OF_CODE.iter().map(|(_, class)| *class));
+    names.push("KafkaError");
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// Errors a caller may simply try again (Kafka protocol "retriable" errors plus

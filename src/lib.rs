@@ -97,6 +97,7 @@ fn _kafkify(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(librdkafka_features, m)?)?;
     m.add_function(wrap_pyfunction!(dumps, m)?)?;
     m.add_function(wrap_pyfunction!(client::_shutdown_all, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::_error_class_names, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -239,3 +239,16 @@ def test_error_attributes() -> None:
     assert issubclass(kafkify.ConfigError, ValueError)
     assert issubclass(kafkify.SerializationError, TypeError)
     assert kafkify.errors.KafkaError is kafkify.KafkaError
+
+
+def test_every_exception_class_the_core_names_exists() -> None:
+    """The core picks its exception classes by name (src/errors.rs): each must exist
+    in kafkify.errors, be a KafkaError, and be exported from kafkify."""
+    from kafkify import _kafkify, errors
+
+    names = _kafkify._error_class_names()
+    assert "KafkaError" in names and "ProducerClosedError" in names
+    for name in names:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.KafkaError), name
+        assert getattr(kafkify, name) is cls, name

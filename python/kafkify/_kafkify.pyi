@@ -4,6 +4,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeAlias, final
 
+from typing_extensions import disjoint_base
+
 from kafkify.errors import KafkaError
 
 __version__: str
@@ -13,6 +15,9 @@ __all__ = [
     "Transaction",
     "_MockCluster",
     "_shutdown_all",
+    "_error_class_names",
+    "PolledMessage",
+    "PolledProducer",
     "librdkafka_error_codes",
     "dumps",
     "librdkafka_features",
@@ -59,6 +64,8 @@ def dumps(
     """
 
 def _shutdown_all() -> None: ...
+def _error_class_names() -> list[str]:
+    """Every kafkify.errors class name the core can raise (for a test)."""
 
 @final
 class RecordMetadata:
@@ -362,6 +369,7 @@ class Transaction:
         tb: TracebackType | None,
     ) -> bool: ...
 
+@disjoint_base
 class PolledProducer:
     """The native half of ``kafkify.compat.confluent_kafka.Producer``: ``produce``,
     ``poll`` and ``len()``, with delivery reports served by the caller's ``poll``."""
@@ -387,7 +395,7 @@ class PolledProducer:
         topic: str,
         value: str | bytes | None = None,
         key: str | bytes | None = None,
-        partition: int | None = -1,
+        partition: int | None = ...,
         on_delivery: Callable[[Any, Any], object] | None = None,
         callback: Callable[[Any, Any], object] | None = None,
         timestamp: int = 0,
@@ -401,7 +409,7 @@ class PolledProducer:
             RuntimeError: the producer is closed.
             TypeError: a value or key that is not str or bytes.
         """
-    def poll(self, timeout: float | None = -1.0) -> int:
+    def poll(self, timeout: float | None = ...) -> int:
         """Serve delivery callbacks: wait up to ``timeout`` seconds (-1 or None:
         forever) for the first, then serve all that are ready. Returns how many.
 
@@ -410,11 +418,12 @@ class PolledProducer:
             ValueError: ``timeout`` is NaN.
             Exception: whatever a delivery callback raises (the rest wait for the next poll).
         """
-    def _serve(self, timeout: float | None = -1.0) -> int: ...
+    def _serve(self, timeout: float | None = ...) -> int: ...
     def _push_call(self, call: Callable[[], object]) -> None: ...
     def __len__(self) -> int: ...
     def __bool__(self) -> bool: ...
 
+@disjoint_base
 class PolledMessage:
     """confluent-kafka's ``Message``, as a delivery callback sees it."""
 

@@ -12,10 +12,12 @@ use std::cell::Cell;
 
 /// Left free below the deepest container the walker enters: what its own frames
 /// down to the next check, a leaf's formatting and the error path need (a few
-/// KiB at most; all of them C or Rust, none recursing). A level of nested lists
-/// costs about 190 bytes, so a thread made with `threading.stack_size(64 * 1024)`
-/// still walks the 255 levels the walker allows, as `json.dumps` does.
-pub const RESERVE: usize = 8 * 1024;
+/// KiB at most; all of them C or Rust, none recursing; the Python exception is
+/// made at the top, after the walk unwound). A level of nested lists costs 190 to
+/// 210 bytes (it varies with the release build's inlining), so a thread made with
+/// `threading.stack_size(64 * 1024)` still walks 254 levels, as `json.dumps` does
+/// (tests/test_json_depth.py): with 8 KiB here it fell a few levels short.
+pub const RESERVE: usize = 4 * 1024;
 
 /// Left free, in addition, before the walker calls user code (`default=`, a
 /// property, `isoformat()`, pydantic): Python frames and whatever C they call,
