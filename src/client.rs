@@ -26,6 +26,7 @@ use crate::expedite::Expediter;
 use crate::observe::{Hooks, Observer};
 use crate::queue::Overflow;
 use crate::serve::Server;
+use crate::timeout::{self, Deadline, Unit};
 
 pub type RdProducer = BaseProducer<Context>;
 
@@ -62,12 +63,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// `max_block`: how long a record may wait for room in a full queue;
-    /// `exit_timeout`: how long an unattended close waits (see `close_unattended`).
+    /// `max_block`: how long a record may wait for room in a full queue (None: no
+    /// limit); `exit_timeout`: how long an unattended close waits (see `close_unattended`).
     pub fn new(
         properties: Properties,
         hooks: Hooks,
-        max_block: Duration,
+        max_block: Option<Duration>,
         exit_timeout: Duration,
     ) -> Result<Arc<Client>> {
         let observer = Arc::new(Observer::new(&properties, hooks)?);
@@ -201,8 +202,8 @@ impl Client {
     /// Ctrl+C ends the wait (the records stay queued). Returns how many are left.
     pub fn flush(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
         let producer = self.with_producer(|p| Ok(p.clone()))?;
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let left = flush_interruptibly(py, &producer, &self.overflow, timeout)?;
+        let deadline = Deadline::after(timeout);
+        let left = flush_interruptibly(py, &producer, &self.overflow, deadline)?;
         if left == 0 {
             self.wait_for_callbacks(py, &producer, deadline)?;
         }
@@ -216,7 +217,7 @@ impl Client {
         &self,
         py: Python<'_>,
         producer: &RdProducer,
-        deadline: Option<Instant>,
+        deadline: Deadline,
     ) -> PyResult<()> {
         let on_dispatcher = self
             .dispatcher
@@ -238,7 +239,7 @@ impl Client {
                 return Ok(());
             }
             py.check_signals()?;
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.passed() {
                 return Ok(()); // delivered; some callbacks are still running
             }
         }
@@ -278,7 +279,10 @@ impl Client {
             return (Ok(0), 0);
         };
         let handle = Arc::downgrade(&producer);
-        let flushed = flush_interruptibly(py, &producer, &self.overflow, timeout);
+        // Nothing below may fail or panic: the producer is marked closed already,
+        // and only the rest of this function stops its threads (issue 10, defect 3).
+        let deadline = Deadline::after(timeout);
+        let flushed = flush_interruptibly(py, &producer, &self.overflow, deadline);
         let left = producer.context().pending();
         py.detach(|| {
             self.overflow.stop();
@@ -374,8 +378,7 @@ fn millis(properties: &Properties, name: &str, alias: &str) -> Option<Duration> 
         .get(name)
         .or(properties.get(alias))
         .and_then(|v| v.parse::<f64>().ok())
-        .filter(|ms| ms.is_finite() && *ms >= 0.0)
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .and_then(|ms| timeout::from_f64(ms, Unit::Millis).flatten())
 }
 
 /// Flush in short slices with the GIL released, running signal handlers between.
@@ -383,16 +386,10 @@ fn flush_interruptibly(
     py: Python<'_>,
     producer: &Arc<RdProducer>,
     overflow: &Overflow,
-    timeout: Option<Duration>,
+    deadline: Deadline,
 ) -> PyResult<usize> {
-    let deadline = timeout.map(|t| Instant::now() + t);
     loop {
-        let slice = match deadline {
-            Some(d) => d
-                .saturating_duration_since(Instant::now())
-                .min(SIGNAL_CHECK_INTERVAL),
-            None => SIGNAL_CHECK_INTERVAL,
-        };
+        let slice = deadline.window(SIGNAL_CHECK_INTERVAL);
         let done = py.detach(|| {
             if overflow.is_empty() {
                 return flush_slice(producer, slice) && overflow.is_empty();
@@ -406,7 +403,7 @@ fn flush_interruptibly(
             return Ok(0);
         }
         py.check_signals()?;
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.passed() {
             return Ok(producer.context().pending());
         }
     }

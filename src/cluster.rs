@@ -3,7 +3,7 @@
 //! the core beyond sending.
 
 use std::ffi::CStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -14,6 +14,7 @@ use rdkafka::producer::{Producer as _, PurgeConfig};
 
 use crate::client::{Client, RdProducer};
 use crate::errors::{self, Error, Result};
+use crate::timeout::{self, Deadline};
 
 /// The first wait for metadata; each later one is twice as long (see `fetch_metadata`).
 const FIRST_METADATA_WAIT: Duration = Duration::from_millis(500);
@@ -23,20 +24,23 @@ const FIRST_METADATA_WAIT: Duration = Duration::from_millis(500);
 /// broker refuses this client, instead of waiting it out: librdkafka's metadata
 /// call cannot be interrupted, so it waits in growing slices (0.5 s, 1 s, 2 s, ...:
 /// a slow but healthy broker still gets the time to answer) and checks in between.
+/// `timeout` None: no limit. No slice is longer than librdkafka's `int` milliseconds
+/// hold (`timeout::slice`): a longer one wrapped to a negative wait and failed at once.
 pub fn fetch_metadata(
     producer: &RdProducer,
     topic: Option<&str>,
-    timeout: Duration,
+    timeout: Option<Duration>,
     failed: impl FnOnce(&RdError) -> Error,
 ) -> Result<Metadata> {
     let observer = producer.context().observer();
-    let deadline = Instant::now().checked_add(timeout);
+    let deadline = Deadline::after(timeout);
     let mut slice = FIRST_METADATA_WAIT;
     loop {
-        let left = deadline.map_or(Duration::MAX, |d| {
-            d.saturating_duration_since(Instant::now())
-        });
-        match producer.client().fetch_metadata(topic, slice.min(left)) {
+        let left = deadline.remaining().unwrap_or(Duration::MAX);
+        match producer
+            .client()
+            .fetch_metadata(topic, timeout::slice(slice.min(left)))
+        {
             Ok(md) => return Ok(md),
             Err(e) if left <= slice => return Err(failed(&e)),
             Err(_) => {
@@ -69,7 +73,7 @@ pub fn list_topics<'py>(
     py: Python<'py>,
     client: &Client,
     topic: Option<&str>,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> PyResult<Bound<'py, PyDict>> {
     // The lock is not held across the wait: close() must not wait for it (it
     // would stall every thread, see `Client::producer`).

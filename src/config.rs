@@ -306,6 +306,8 @@ fn set_raw(props: &mut Properties, property: &str, value: &Value) -> Result<()> 
         }
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
+        // librdkafka's range checks let NaN through (every comparison is false).
+        Value::Float(f) if f.is_nan() => return Err(bad_value(property, value, "a number")),
         Value::Float(f) => render_float(*f),
         Value::Str(s) => s.clone(),
         Value::List(l) => l.join(","),
@@ -340,6 +342,8 @@ fn apply(props: &mut Properties, name: &str, rule: Rule, value: &Value) -> Resul
     match rule {
         Rule::Ignored => {}
         Rule::Rename(prop) => match value {
+            // librdkafka's range checks let NaN through (every comparison is false).
+            Value::Float(f) if f.is_nan() => return Err(bad_value(name, value, "a number")),
             Value::Int(_) | Value::Float(_) | Value::Str(_) => set_raw(props, prop, value)?,
             Value::None => {
                 props.0.remove(prop);

@@ -31,6 +31,7 @@ pub mod refusal;
 pub mod serialize;
 pub mod serve;
 pub mod testing;
+pub mod timeout;
 pub mod transactions;
 pub mod wakeup;
 

@@ -21,6 +21,7 @@ use crate::metadata::RecordMetadata;
 use crate::observe;
 use crate::queue::{self, Fields};
 use crate::serialize::{self, encode_headers, Encoder, Payload};
+use crate::timeout::{self, Deadline, Unit};
 use crate::transactions;
 use crate::wakeup;
 
@@ -33,7 +34,8 @@ pub struct Producer {
     client: Arc<Client>,
     value_encoder: Encoder,
     key_encoder: Encoder,
-    max_block: Duration,
+    /// How long a record waits for room in a full queue (None: no limit).
+    max_block: Option<Duration>,
 }
 
 /// How long a producer nobody closed (garbage-collected, or open at interpreter
@@ -50,23 +52,16 @@ struct Limits<'a, 'py> {
     exit_timeout_ms: Option<&'a Bound<'py, PyAny>>,
 }
 
-/// A non-negative duration option given in milliseconds (inf or too large: no limit).
+/// A non-negative duration option given in milliseconds (inf or too large: no
+/// limit, `Duration::MAX`; the rules are `timeout`'s).
 fn millis_option(
     name: &str,
     value: Option<&Bound<'_, PyAny>>,
     default: Duration,
 ) -> Result<Duration> {
-    let Some(v) = value.filter(|v| !v.is_none()) else {
-        return Ok(default);
-    };
-    match v.extract::<f64>() {
-        Ok(ms) if ms >= 0.0 => {
-            Ok(Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX))
-        }
-        _ => Err(Error::Config(format!(
-            "invalid value for '{name}': {} (expected a non-negative number of milliseconds)",
-            v.repr().map(|r| r.to_string()).unwrap_or_default()
-        ))),
+    match value.filter(|v| !v.is_none()) {
+        Some(v) => Ok(timeout::parse(name, v, Unit::Millis)?.unwrap_or(Duration::MAX)),
+        None => Ok(default),
     }
 }
 
@@ -80,9 +75,11 @@ struct Serializers<'a, 'py> {
 /// What to do when librdkafka's queue is full.
 #[derive(Clone, Copy)]
 pub(crate) enum WhenFull {
-    /// Wait for room (GIL released) up to this long, then fail with QueueFullError:
-    /// for callers that may block (`send`, `produce`, `send_batch`).
-    Wait(Duration),
+    /// Wait for room (GIL released, Ctrl+C checked) for up to `max_block_ms`, then
+    /// fail with QueueFullError, and never past the call's deadline (then
+    /// KafkaTimeoutError): for callers that may block (`send`, `produce`,
+    /// `send_batch`, whose records all share the call's one deadline).
+    Wait(Deadline),
     /// Join the overflow line (`queue::Overflow`): for callers on an event loop.
     Defer,
 }
@@ -244,7 +241,7 @@ impl Producer {
         timestamp_ms: Option<i64>,
         timeout: Option<f64>,
     ) -> PyResult<RecordMetadata> {
-        let timeout = seconds("timeout", timeout)?.unwrap_or(Duration::MAX);
+        let deadline = Deadline::after(timeout::seconds("timeout", timeout)?);
         let record = Record {
             topic,
             value,
@@ -254,15 +251,13 @@ impl Producer {
             timestamp_ms,
         };
         let waiter = Arc::new(Waiter::default());
-        let started = Instant::now();
         self.enqueue(
             py,
             &record,
             Completion::Blocking(waiter.clone()),
-            WhenFull::Wait(timeout.min(self.max_block)),
+            WhenFull::Wait(deadline),
         )?;
-        let outcome =
-            self.wait_blocking(py, &*waiter, timeout.saturating_sub(started.elapsed()))?;
+        let outcome = self.wait_blocking(py, &*waiter, deadline)?;
         into_metadata(outcome)
     }
 
@@ -292,7 +287,7 @@ impl Producer {
         timestamp_ms: Option<i64>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let timeout = seconds("timeout", timeout)?;
+        let timeout = timeout::seconds("timeout", timeout)?;
         let event_loop = running_loop(py)?;
         let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
         let record = Record {
@@ -311,8 +306,8 @@ impl Producer {
         self.expedite(&event_loop)?;
         if let Some(t) = timeout {
             let error = Error::Timeout(format!(
-                "no acknowledgement for a record to topic {topic:?} within {:.3} s (it may still be delivered)",
-                t.as_secs_f64()
+                "no acknowledgement for a record to topic {topic:?} within {} (it may still be delivered)",
+                timeout::describe(Some(t))
             ));
             event_loop.call_method1(
                 pyo3::intern!(py, "call_later"),
@@ -368,7 +363,7 @@ impl Producer {
             partition,
             timestamp_ms,
         };
-        Ok(self.enqueue(py, &record, completion, WhenFull::Wait(self.max_block))?)
+        Ok(self.enqueue(py, &record, completion, self.when_full())?)
     }
 
     /// Send many records to one topic with one call and one wait.
@@ -399,8 +394,8 @@ impl Producer {
         timeout: Option<f64>,
         raise_on_error: bool,
     ) -> PyResult<Py<PyAny>> {
-        let timeout = seconds("timeout", timeout)?.unwrap_or(Duration::MAX);
-        let started = Instant::now();
+        // One deadline for the whole call: the waits for room and for the reports.
+        let deadline = Deadline::after(timeout::seconds("timeout", timeout)?);
         let make = |n| Batch::new(topic, n, None, raise_on_error);
         let batch = self.enqueue_batch(
             py,
@@ -410,10 +405,9 @@ impl Producer {
             headers,
             partition,
             make,
-            WhenFull::Wait(timeout.min(self.max_block)),
+            WhenFull::Wait(deadline),
         )?;
-        let complete =
-            self.wait_blocking(py, &*batch, timeout.saturating_sub(started.elapsed()))?;
+        let complete = self.wait_blocking(py, &*batch, deadline)?;
         match batch.result(py, complete) {
             (true, list) => Ok(list),
             (false, exc) => Err(PyErr::from_value(exc.into_bound(py))),
@@ -468,7 +462,7 @@ impl Producer {
     ///     KeyboardInterrupt: Ctrl+C during the wait (records stay queued).
     #[pyo3(signature = (timeout=None))]
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
-        let timeout = seconds("timeout", timeout)?;
+        let timeout = timeout::seconds("timeout", timeout)?;
         let left = self.client.flush(py, timeout)?;
         if left > 0 {
             return Err(Error::Timeout(format!(
@@ -486,15 +480,9 @@ impl Producer {
     ///         seconds; they were purged and each caller was told it failed.
     #[pyo3(signature = (timeout=None))]
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
-        let timeout = seconds("timeout", timeout)?;
-        let left = self.client.close(py, timeout)?;
-        if left > 0 {
-            return Err(Error::Timeout(format!(
-                "{left} record(s) undelivered when close() timed out; they were purged and reported as failed"
-            ))
-            .into());
-        }
-        Ok(())
+        // Checked before anything is closed: a bad timeout leaves the producer open.
+        let timeout = timeout::seconds("timeout", timeout)?;
+        self.close_within(py, timeout)
     }
 
     /// Check that the cluster answers (aiokafka-style lifecycle). Awaitable.
@@ -504,7 +492,7 @@ impl Producer {
     #[pyo3(signature = (timeout=10.0))]
     fn start<'py>(slf: &Bound<'py, Self>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        let timeout = seconds("timeout", Some(timeout))?.unwrap_or(Duration::MAX);
+        let timeout = timeout::seconds("timeout", Some(timeout))?;
         let client = slf.get().client.clone();
         let me = slf.clone().into_any().unbind();
         run_in_thread(py, move || {
@@ -518,10 +506,11 @@ impl Producer {
     /// Flush and close without blocking the event loop. Awaitable.
     #[pyo3(signature = (timeout=None))]
     fn stop<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = timeout::seconds("timeout", timeout)?;
         let me = slf.clone().unbind();
         let py = slf.py();
         run_in_thread(py, move || {
-            Python::attach(|py| me.get().close(py, timeout).map(|_| py.None()))
+            Python::attach(|py| me.get().close_within(py, timeout).map(|_| py.None()))
                 .map_err(PyErrOrError::Py)
         })
     }
@@ -566,7 +555,7 @@ impl Producer {
     ///     KafkaError: ``.fatal`` when the producer can no longer be used.
     #[pyo3(signature = (timeout=None))]
     fn init_transactions(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
-        transactions::init(py, &self.client, seconds("timeout", timeout)?)
+        transactions::init(py, &self.client, timeout::seconds("timeout", timeout)?)
     }
 
     /// Start a transaction: records sent until commit/abort belong to it.
@@ -586,7 +575,7 @@ impl Producer {
     ///         transaction is open.
     #[pyo3(signature = (timeout=None))]
     fn commit_transaction(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
-        transactions::commit(py, &self.client, seconds("timeout", timeout)?)
+        transactions::commit(py, &self.client, timeout::seconds("timeout", timeout)?)
     }
 
     /// Abort the open transaction: its undelivered records fail with
@@ -596,7 +585,7 @@ impl Producer {
     ///     IllegalStateError: no transaction is open. KafkaError otherwise.
     #[pyo3(signature = (timeout=None))]
     fn abort_transaction(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
-        transactions::abort(py, &self.client, seconds("timeout", timeout)?)
+        transactions::abort(py, &self.client, timeout::seconds("timeout", timeout)?)
     }
 
     /// Commit a consumer's ``(topic, partition, offset[, metadata[, leader_epoch]])``
@@ -613,7 +602,7 @@ impl Producer {
         group: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<()> {
-        let timeout = seconds("timeout", timeout)?;
+        let timeout = timeout::seconds("timeout", timeout)?;
         transactions::send_offsets(py, &self.client, offsets, group, timeout)
     }
 
@@ -623,7 +612,7 @@ impl Producer {
     /// Raises (on entry or exit): the errors of the transactional calls above.
     #[pyo3(signature = (timeout=None))]
     fn transaction(&self, timeout: Option<f64>) -> PyResult<transactions::Transaction> {
-        let timeout = seconds("timeout", timeout)?;
+        let timeout = timeout::seconds("timeout", timeout)?;
         Ok(transactions::Transaction::new(self.client.clone(), timeout))
     }
 
@@ -654,7 +643,7 @@ impl Producer {
         topic: Option<&str>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let timeout = seconds("timeout", timeout)?.unwrap_or(self.max_block);
+        let timeout = timeout::seconds_or("timeout", timeout, self.max_block)?;
         cluster::list_topics(py, &self.client, topic, timeout)
     }
 
@@ -737,6 +726,18 @@ impl Producer {
 }
 
 impl Producer {
+    /// `close()` with its timeout checked (None: no limit).
+    fn close_within(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<()> {
+        let left = self.client.close(py, timeout)?;
+        if left > 0 {
+            return Err(Error::Timeout(format!(
+                "{left} record(s) undelivered when close() timed out; they were purged and reported as failed"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
     fn build(
         named: &[(String, Value)],
         raw: &[(String, Value)],
@@ -745,7 +746,10 @@ impl Producer {
         hooks: observe::Hooks,
     ) -> Result<Self> {
         let properties = config::translate(named, raw, client::rdkafka_properties())?;
-        let max_block = millis_option("max_block_ms", limits.max_block_ms, DEFAULT_MAX_BLOCK)?;
+        let max_block = match limits.max_block_ms.filter(|v| !v.is_none()) {
+            Some(v) => timeout::parse("max_block_ms", v, Unit::Millis)?,
+            None => Some(DEFAULT_MAX_BLOCK),
+        };
         let exit_timeout = millis_option(
             "exit_timeout_ms",
             limits.exit_timeout_ms,
@@ -782,9 +786,10 @@ impl Producer {
         }
     }
 
-    /// What a blocking caller does when the queue is full: wait up to `max_block_ms`.
+    /// What a caller without a deadline of its own does when the queue is full:
+    /// wait up to `max_block_ms`.
     pub(crate) fn when_full(&self) -> WhenFull {
-        WhenFull::Wait(self.max_block)
+        WhenFull::Wait(Deadline::never())
     }
 
     /// Encode and hand one record to librdkafka. JSON values are written into the
@@ -795,7 +800,7 @@ impl Producer {
         r: &Record<'a, 'py>,
         completion: Completion,
         when_full: WhenFull,
-    ) -> Result<()> {
+    ) -> std::result::Result<(), PyErrOrError> {
         let headers = self.prepare_headers(r)?;
         let key = self.encode(&self.key_encoder, r.key, "key")?;
         let record = Prepared {
@@ -882,13 +887,13 @@ impl Producer {
         &self,
         py: Python<'_>,
         mut p: Prepared<'_, '_>,
-        mut completion: Completion,
+        completion: Completion,
         when_full: WhenFull,
-        mut counted: bool,
-    ) -> Result<()> {
-        let mut headers = p.headers.take();
-        let limit = match when_full {
-            WhenFull::Wait(limit) => limit,
+        counted: bool,
+    ) -> std::result::Result<(), PyErrOrError> {
+        let headers = p.headers.take();
+        let call = match when_full {
+            WhenFull::Wait(call) => call,
             WhenFull::Defer => {
                 let fields = p.fields();
                 let sent = self.client.with_producer(|producer| {
@@ -899,52 +904,101 @@ impl Producer {
                 });
                 return match sent {
                     Ok(sent) => sent.map_err(|(err, _, _)| {
-                        self.client.observer.refused(&err, p.topic, p.value.size())
+                        self.client
+                            .observer
+                            .refused(&err, p.topic, p.value.size())
+                            .into()
                     }),
-                    Err(closed) => Err(self.uncounted(closed, counted)),
+                    Err(closed) => Err(self.uncounted(closed, counted).into()),
                 };
             }
         };
+        let mut sent = self.attempt(&p.fields(), headers, completion, counted);
         // Only read the clock once the queue turns out to be full.
-        let mut deadline: Option<Instant> = None;
+        let mut room: Option<Deadline> = None;
         loop {
-            let fields = p.fields();
-            let attempt = self.client.with_producer(move |producer| {
-                let sent = queue::try_send(producer, &fields, headers, completion, counted);
-                if matches!(&sent, Err((err, _, _)) if queue::is_queue_full(err)) {
-                    // Still the caller's record while it waits for room (len(), close()).
-                    producer.context().record_queued();
+            let (err, headers, completion) = match sent {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(refused)) => refused,
+                // Closed meanwhile; a record that waited for room was counted.
+                Err(closed) => {
+                    return Err(self.uncounted(closed, room.is_some() || counted).into())
                 }
-                Ok(sent)
-            });
-            let attempt = match attempt {
-                Ok(attempt) => attempt,
-                Err(closed) => return Err(self.uncounted(closed, counted)),
             };
-            match attempt {
-                Ok(()) => return Ok(()),
-                Err((err, h, c))
-                    if queue::is_queue_full(&err)
-                        && Instant::now()
-                            < *deadline.get_or_insert_with(|| {
-                                Instant::now().checked_add(limit).unwrap_or_else(far_future)
-                            }) =>
-                {
-                    (headers, completion, counted) = (h, c, true);
-                    // librdkafka frees room as deliveries complete (the poll thread
-                    // serves them): give it a moment without the GIL.
-                    p.value.snapshot();
-                    p.key.snapshot();
-                    py.detach(|| std::thread::sleep(Duration::from_millis(1)));
-                }
-                Err((err, _, _)) => {
-                    // Full for longer than max_block_ms: it was counted again to wait.
-                    let waited = queue::is_queue_full(&err);
-                    let err = self.client.observer.refused(&err, p.topic, p.value.size());
-                    return Err(self.uncounted(err, waited));
-                }
+            if !queue::is_queue_full(&err) {
+                // Refused outright (too large, unknown partition): not counted.
+                return Err(self
+                    .client
+                    .observer
+                    .refused(&err, p.topic, p.value.size())
+                    .into());
             }
+            // Counted again by `attempt` while it waits for room. Full for
+            // max_block_ms: QueueFullError; past the call's deadline first: its timeout.
+            let room = *room.get_or_insert_with(|| Deadline::after(self.max_block));
+            let call_first = call.not_after(&room);
+            let until = if call_first { call } else { room };
+            if until.passed() {
+                let err = if call_first {
+                    Error::Timeout(format!(
+                        "no room in the local queue for a record to topic {:?} within the \
+                         call's timeout of {} (queue.buffering.max.messages / buffer_memory); \
+                         it was not sent",
+                        p.topic,
+                        call.describe()
+                    ))
+                } else {
+                    self.client.observer.refused(&err, p.topic, p.value.size())
+                };
+                return Err(self.uncounted(err, true).into());
+            }
+            // Ctrl+C (any signal handler that raises) ends the wait: not sent.
+            if let Err(raised) = py.check_signals() {
+                self.client.record_not_queued();
+                return Err(PyErrOrError::Py(raised));
+            }
+            // librdkafka frees room as deliveries complete (the poll thread serves
+            // them): try again every millisecond without the GIL, coming back for
+            // signal handlers every SIGNAL_CHECK_INTERVAL. A mutable buffer is
+            // copied first, so another thread changing it cannot tear the record.
+            p.value.snapshot();
+            p.key.snapshot();
+            let window_end = until.window_end(SIGNAL_CHECK_INTERVAL);
+            let fields = p.fields();
+            sent = py.detach(move || {
+                let (mut headers, mut completion) = (headers, completion);
+                loop {
+                    std::thread::sleep(Duration::from_millis(1));
+                    match self.attempt(&fields, headers, completion, true) {
+                        Ok(Err((err, h, c)))
+                            if queue::is_queue_full(&err) && Instant::now() < window_end =>
+                        {
+                            (headers, completion) = (h, c);
+                        }
+                        other => return other,
+                    }
+                }
+            });
         }
+    }
+
+    /// One try at handing a record to librdkafka. A record refused because the
+    /// queue is full stays counted: it is still the caller's while it waits for
+    /// room (`len()`, `close()`).
+    fn attempt(
+        &self,
+        fields: &Fields<'_>,
+        headers: Option<OwnedHeaders>,
+        completion: Completion,
+        counted: bool,
+    ) -> Result<std::result::Result<(), queue::Refused>> {
+        self.client.with_producer(move |producer| {
+            let sent = queue::try_send(producer, fields, headers, completion, counted);
+            if matches!(&sent, Err((err, _, _)) if queue::is_queue_full(err)) {
+                producer.context().record_queued();
+            }
+            Ok(sent)
+        })
     }
 
     /// `err`, after uncounting a record that `submit` counted but did not queue.
@@ -1025,24 +1079,47 @@ impl Producer {
                     .prepare(&record(index))
                     .map_err(|e| self.uncounted(batch_error(index, e), true)),
             };
-            let sent = p.and_then(|mut p| {
-                p.headers = shared_headers.clone();
-                self.submit(py, p, completion, when_full, true)
-            });
-            if let Err(err) = sent {
-                if matches!(err, Error::Closed | Error::Forked { .. }) {
-                    // Closed meanwhile: this record and the rest were never handed over.
-                    producer.context().records_not_queued(count - index - 1);
-                    for rest in index..count {
-                        drop(batch.report(rest, Err(Error::Closed)));
-                    }
-                    return Err(err.into());
+            let sent = match p {
+                Ok(mut p) => {
+                    p.headers = shared_headers.clone();
+                    self.submit(py, p, completion, when_full, true)
+                }
+                Err(err) => Err(PyErrOrError::Kafka(err)),
+            };
+            // Closed meanwhile, past the call's deadline, or interrupted (Ctrl+C):
+            // this record and the rest are not handed over, and each is reported.
+            let stop = match sent {
+                Ok(()) => continue,
+                Err(PyErrOrError::Kafka(
+                    err @ (Error::Closed | Error::Forked { .. } | Error::Timeout(_)),
+                )) => {
+                    let reported = match &err {
+                        Error::Timeout(_) => err.clone(),
+                        _ => Error::Closed,
+                    };
+                    (PyErr::from(err), reported)
+                }
+                Err(PyErrOrError::Py(raised)) => {
+                    let reported = Error::kafka(
+                        Code::Interrupted,
+                        "send_batch was interrupted before this record was queued",
+                    );
+                    (raised, reported)
                 }
                 // Refused by librdkafka (too large, queue full): that record's result.
-                if let Some(batch) = batch.report(index, Err(err)) {
-                    batch.settle_future(py)?;
+                Err(PyErrOrError::Kafka(err)) => {
+                    if let Some(batch) = batch.report(index, Err(err)) {
+                        batch.settle_future(py)?;
+                    }
+                    continue;
                 }
+            };
+            let (raised, reported) = stop;
+            producer.context().records_not_queued(count - index - 1);
+            for rest in index..count {
+                drop(batch.report(rest, Err(reported.clone())));
             }
+            return Err(raised);
         }
         Ok(batch)
     }
@@ -1054,12 +1131,9 @@ impl Producer {
         &self,
         py: Python<'_>,
         waiter: &W,
-        timeout: Duration,
+        deadline: Deadline,
     ) -> PyResult<W::Output> {
         let producer = self.client.with_producer(|p| Ok(p.clone()))?;
-        let deadline = Instant::now()
-            .checked_add(timeout)
-            .unwrap_or_else(far_future);
         // The record goes out now rather than after linger.ms: the expedite thread
         // holds librdkafka in flush mode while this thread serves the report queue
         // itself (one wakeup from the broker thread to here, see `serve`). With
@@ -1071,7 +1145,7 @@ impl Producer {
         };
         loop {
             let outcome = py.detach(|| {
-                let window_end = deadline.min(Instant::now() + SIGNAL_CHECK_INTERVAL);
+                let window_end = deadline.window_end(SIGNAL_CHECK_INTERVAL);
                 let server = &self.client.server;
                 server.serve_until(&producer, window_end, || waiter.take(), keep_sending)
             });
@@ -1079,10 +1153,11 @@ impl Producer {
                 return Ok(o);
             }
             py.check_signals()?;
-            if Instant::now() >= deadline {
+            if deadline.passed() {
                 return Err(Error::Timeout(format!(
-                    "no acknowledgement within {:.3} s (the record may still be delivered)",
-                    timeout.as_secs_f64()
+                    "no acknowledgement within the call's timeout of {} (the record may \
+                     still be delivered)",
+                    deadline.describe()
                 ))
                 .into());
             }
@@ -1112,10 +1187,6 @@ fn batch_error(index: usize, err: Error) -> Error {
     }
 }
 
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365)
-}
-
 /// Kafka's rules for topic names, checked before anything is queued.
 fn validate_topic(topic: &str) -> Result<()> {
     let problem = if topic.is_empty() {
@@ -1141,17 +1212,6 @@ fn validate_topic(topic: &str) -> Result<()> {
     }
 }
 
-fn seconds(name: &str, value: Option<f64>) -> Result<Option<Duration>> {
-    match value {
-        None => Ok(None),
-        Some(v) if v.is_finite() && v >= 0.0 => Ok(Some(Duration::from_secs_f64(v))),
-        Some(v) if v.is_infinite() && v > 0.0 => Ok(None),
-        Some(v) => Err(Error::Config(format!(
-            "invalid {name}: {v} (expected a non-negative number of seconds, or None)"
-        ))),
-    }
-}
-
 fn into_metadata(outcome: Outcome) -> PyResult<RecordMetadata> {
     match outcome {
         Ok(d) => Ok(RecordMetadata::from(d)),
@@ -1159,12 +1219,12 @@ fn into_metadata(outcome: Outcome) -> PyResult<RecordMetadata> {
     }
 }
 
-fn no_brokers(err: &RdError, timeout: Duration) -> Error {
+fn no_brokers(err: &RdError, timeout: Option<Duration>) -> Error {
     Error::Kafka {
         code: Code::AllBrokersDown,
         message: format!(
-            "no broker answered within {:.1} s: {err}",
-            timeout.as_secs_f64()
+            "no broker answered within {}: {err}",
+            timeout::describe(timeout)
         ),
         fatal: false,
     }
@@ -1251,7 +1311,7 @@ fn expire_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 }
 
 /// Either error type a background job can end with.
-enum PyErrOrError {
+pub(crate) enum PyErrOrError {
     Py(PyErr),
     Kafka(Error),
 }
@@ -1259,6 +1319,15 @@ enum PyErrOrError {
 impl From<Error> for PyErrOrError {
     fn from(e: Error) -> Self {
         PyErrOrError::Kafka(e)
+    }
+}
+
+impl From<PyErrOrError> for PyErr {
+    fn from(e: PyErrOrError) -> Self {
+        match e {
+            PyErrOrError::Py(e) => e,
+            PyErrOrError::Kafka(e) => e.into(),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::ffi::{c_void, CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::OwnedHeaders;
@@ -26,6 +26,7 @@ use rdkafka::util::IntoOpaque;
 use crate::client::RdProducer;
 use crate::delivery::{Completion, Delivered, Opaque};
 use crate::errors::{self, Error};
+use crate::timeout::Deadline;
 
 /// One record's fields, borrowed for one attempt.
 pub struct Fields<'a> {
@@ -145,7 +146,7 @@ struct Waiting {
     timestamp_ms: Option<i64>,
     headers: Option<OwnedHeaders>,
     completion: Completion,
-    deadline: Instant,
+    deadline: Deadline,
 }
 
 /// Records from event-loop callers waiting for room in librdkafka's queue.
@@ -153,12 +154,12 @@ pub struct Overflow {
     line: Mutex<VecDeque<Waiting>>,
     changed: Condvar,
     stop: AtomicBool,
-    /// `max_block_ms`: how long a record may wait for room.
-    max_wait: Duration,
+    /// `max_block_ms`: how long a record may wait for room (None: no limit).
+    max_wait: Option<Duration>,
 }
 
 impl Overflow {
-    pub fn new(max_wait: Duration) -> Arc<Self> {
+    pub fn new(max_wait: Option<Duration>) -> Arc<Self> {
         Arc::new(Overflow {
             line: Mutex::new(VecDeque::new()),
             changed: Condvar::new(),
@@ -211,9 +212,7 @@ impl Overflow {
             timestamp_ms: f.timestamp_ms,
             headers,
             completion,
-            deadline: Instant::now()
-                .checked_add(self.max_wait)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365)),
+            deadline: Deadline::after(self.max_wait),
         });
         self.changed.notify_one();
         Ok(())
@@ -239,9 +238,7 @@ impl Overflow {
             // A record in the line counts as pending already.
             match try_send(&producer, &fields, w.headers.take(), w.completion, true) {
                 Ok(()) => {}
-                Err((err, headers, completion))
-                    if is_queue_full(&err) && Instant::now() < w.deadline =>
-                {
+                Err((err, headers, completion)) if is_queue_full(&err) && !w.deadline.passed() => {
                     producer.context().record_queued();
                     w.headers = headers;
                     w.completion = completion;

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::ffi::CStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -23,6 +23,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::client::FORK_GENERATION;
 use crate::errors::{self, Error, Result};
+use crate::timeout::{self, Deadline};
 
 /// The rdkafka mock cluster, made shareable between threads.
 struct Cluster(RdMockCluster<'static, DefaultProducerContext>);
@@ -164,19 +165,19 @@ impl MockCluster {
 
     /// Everything `topic` holds, sorted by (partition, offset), read with a consumer
     /// on this cluster (committed records only: aborted transactions are skipped).
-    fn read_topic(&self, py: Python<'_>, topic: &str, timeout: f64) -> PyResult<Vec<Py<PyAny>>> {
-        if !(timeout.is_finite() && timeout >= 0.0) {
-            return Err(invalid(format!(
-                "timeout must be a non-negative number of seconds, got {timeout}"
-            ))
-            .into());
-        }
+    /// `timeout` in seconds; `math.inf` or None: no limit.
+    #[pyo3(signature = (topic, timeout))]
+    fn read_topic(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        timeout: Option<f64>,
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        let timeout = timeout::seconds("timeout", timeout)?;
         self.get()?;
         let bootstrap = self.bootstrap_servers.clone();
         let topic_owned = topic.to_owned();
-        let rows = py.detach(move || {
-            read_topic(&bootstrap, &topic_owned, Duration::from_secs_f64(timeout))
-        })?;
+        let rows = py.detach(move || read_topic(&bootstrap, &topic_owned, timeout))?;
         rows.into_iter()
             .map(|(partition, offset, timestamp, key, value, headers)| {
                 let bytes = |b: Option<Vec<u8>>| b.map(|b| PyBytes::new(py, &b).unbind());
@@ -283,8 +284,8 @@ fn invalid(message: String) -> Error {
     }
 }
 
-fn read_topic(bootstrap: &str, topic: &str, timeout: Duration) -> Result<Vec<Row>> {
-    let deadline = Instant::now() + timeout;
+fn read_topic(bootstrap: &str, topic: &str, timeout: Option<Duration>) -> Result<Vec<Row>> {
+    let deadline = Deadline::after(timeout);
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "kafkify-testing-read-back")
@@ -294,7 +295,7 @@ fn read_topic(bootstrap: &str, topic: &str, timeout: Duration) -> Result<Vec<Row
         .create()
         .map_err(|e| errors::from_rdkafka(&e, "creating a read-back consumer"))?;
     let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
+        .fetch_metadata(Some(topic), timeout::rd(timeout))
         .map_err(|e| errors::from_rdkafka(&e, &format!("metadata for topic {topic:?}")))?;
     let partitions: Vec<i32> = match metadata.topics().iter().find(|t| t.name() == topic) {
         Some(t) if t.error().is_none() => t.partitions().iter().map(|p| p.id()).collect(),
@@ -317,17 +318,16 @@ fn read_topic(bootstrap: &str, topic: &str, timeout: Duration) -> Result<Vec<Row
     let mut at_end: HashSet<i32> = HashSet::new();
     let mut rows = Vec::new();
     while at_end.len() < partitions.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if deadline.passed() {
             return Err(Error::Timeout(format!(
-                "reading back topic {topic:?}: {} of {} partitions read to the end within {:.1} s \
+                "reading back topic {topic:?}: {} of {} partitions read to the end within {} \
                  (is a broker down?)",
                 at_end.len(),
                 partitions.len(),
-                timeout.as_secs_f64()
+                deadline.describe()
             )));
         }
-        match consumer.poll(left.min(Duration::from_millis(100))) {
+        match consumer.poll(deadline.window(Duration::from_millis(100))) {
             None => {}
             Some(Err(RdError::PartitionEOF(p))) => {
                 at_end.insert(p);

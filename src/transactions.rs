@@ -21,6 +21,7 @@ use rdkafka::TopicPartitionList;
 
 use crate::client::{Client, RdProducer};
 use crate::errors::Error;
+use crate::timeout;
 
 /// Clients whose `init_transactions` succeeded, so `transaction()` runs it once.
 static INITIALIZED: Mutex<Vec<Weak<Client>>> = Mutex::new(Vec::new());
@@ -92,8 +93,10 @@ unsafe fn raw_error(ptr: *mut rd::rd_kafka_error_t, what: &str) -> Option<TxnErr
     Some(out)
 }
 
+/// A wait longer than librdkafka's `int` milliseconds hold is no limit there
+/// (the rdkafka crate's own cast wrapped 3e6 s to a negative wait, see `timeout`).
 fn timeout_of(t: Option<Duration>) -> Timeout {
-    t.map_or(Timeout::Never, Timeout::After)
+    timeout::rd(t)
 }
 
 /// The librdkafka handle of a transactional producer (or why there is none).
@@ -317,12 +320,8 @@ pub fn send_offsets(
     let cgm = group_metadata(group).map_err(|e| e.into_py(py))?;
     // Raw pointers are not Send; carry them across the GIL release as addresses.
     let (list_addr, cgm_addr) = (list.ptr() as usize, cgm as usize);
-    let ms = timeout_of(timeout);
+    let ms = timeout::rd_millis(timeout);
     let result = call(py, client, what, move |p| {
-        let ms = match ms {
-            Timeout::After(d) => d.as_millis().min(i32::MAX as u128) as i32,
-            Timeout::Never => -1,
-        };
         // SAFETY: the handle, list and metadata are alive for the whole call.
         let err = unsafe {
             rd::rd_kafka_send_offsets_to_transaction(

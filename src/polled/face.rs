@@ -16,7 +16,7 @@ use super::message::Message;
 use super::{PollQueue, Report, Served};
 use crate::client::SIGNAL_CHECK_INTERVAL;
 use crate::delivery::Completion;
-use crate::producer::{present, Producer, Record};
+use crate::producer::{present, Producer, PyErrOrError, Record};
 
 /// What confluent-kafka raises for a call on a closed producer.
 const CLOSED: &str = "Producer has been closed";
@@ -153,7 +153,11 @@ impl PolledProducer {
             Ok(()) => Ok(()),
             Err(err) => {
                 a.queue.sub_pending();
-                Err(a.translated(py, err.to_py(py)))
+                Err(match err {
+                    PyErrOrError::Kafka(err) => a.translated(py, err.to_py(py)),
+                    // Ctrl+C while waiting for room: raised as it is.
+                    PyErrOrError::Py(raised) => raised,
+                })
             }
         }
     }
