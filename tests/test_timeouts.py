@@ -42,11 +42,12 @@ def cluster() -> Any:
         yield c
 
 
-def outcome(call: Callable[[], Any]) -> BaseException | None:
-    """Run `call`; the exception it raised, if any, which must never be a panic."""
+def outcome(call: Callable[..., Any], *args: Any) -> BaseException | None:
+    """Run `call(*args)`; the exception it raised, if any, which must never be a
+    panic (PanicException is a BaseException, hence the broad except)."""
     try:
-        call()
-    except BaseException as e:  # noqa: BLE001 - PanicException is a BaseException
+        call(*args)
+    except BaseException as e:
         assert type(e).__name__ != "PanicException", repr(e)
         return e
     return None
@@ -84,7 +85,7 @@ async def _start(producer: kafkify.Producer, timeout: float) -> None:
 def test_huge_timeouts_mean_no_limit(cluster: MockCluster, value: float) -> None:
     with cluster.producer(value_serializer="json") as producer:
         for name, call in blocking_calls(producer).items():
-            assert outcome(lambda: call(value)) is None, name
+            assert outcome(call, value) is None, name
         assert outcome(lambda: cluster.records("t", timeout=value)) is None
         assert len(producer) == 0
 
@@ -95,7 +96,7 @@ def test_nan_and_negative_timeouts_raise_naming_the_argument(
 ) -> None:
     with cluster.producer() as producer:
         for name, call in blocking_calls(producer).items():
-            err = outcome(lambda: call(value))
+            err = outcome(call, value)
             assert_names_the_argument(err, "timeout", value)
             assert name  # (for the traceback)
         for call in (
