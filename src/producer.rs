@@ -221,8 +221,8 @@ impl Producer {
     /// Returns:
     ///     RecordMetadata: where the record landed.
     /// Raises:
-    ///     KafkaTimeoutError: no acknowledgement within ``timeout`` seconds (the
-    ///         record may still be delivered later).
+    ///     KafkaTimeoutError: no acknowledgement (or no room in a full queue) within
+    ///         ``timeout`` seconds (an acknowledged record may still come later).
     ///     SerializationError: the value, key or headers cannot be encoded.
     ///     InvalidTopicError: the topic name is not valid.
     ///     MessageSizeTooLargeError: the record exceeds ``max_request_size``.
@@ -331,6 +331,7 @@ impl Producer {
     ///
     /// Raises:
     ///     QueueFullError: still no room after ``max_block_ms``.
+    ///     KeyboardInterrupt: Ctrl+C while waiting for room (the record was not queued).
     ///     SerializationError, InvalidTopicError, ProducerClosedError.
     #[pyo3(signature = (topic, value=None, key=None, *, headers=None, partition=None, timestamp_ms=None, on_delivery=None))]
     #[allow(clippy::too_many_arguments)]
@@ -378,7 +379,9 @@ impl Producer {
     /// Raises:
     ///     SerializationError: a value or key cannot be encoded (``values[i]: ...``);
     ///         nothing was queued.
-    ///     KafkaTimeoutError: not every record reported within ``timeout`` seconds.
+    ///     KafkaTimeoutError: not every record reported within ``timeout`` seconds
+    ///         (the whole call's limit; records still waiting for queue room then
+    ///         are not sent, and each is reported failed).
     ///     KafkaError: with ``raise_on_error=True``, the first failure in input order.
     ///     InvalidTopicError, ProducerClosedError.
     #[pyo3(signature = (topic, values, keys=None, *, headers=None, partition=None, timeout=10.0, raise_on_error=false))]

@@ -113,6 +113,12 @@ class Producer:
     ``exit_timeout_ms`` (default 5000) to be delivered, and the rest are reported
     failed to their callers, with one log line saying how many.
 
+    Timeouts (``timeout`` in seconds, ``max_block_ms``) take any non-negative
+    number: ``math.inf``, None where the signature allows it, and numbers too large
+    for a wait mean no limit; NaN or a negative number raises ``ConfigError`` naming
+    the argument. A call's ``timeout`` bounds the whole call, its wait for queue
+    room included; Ctrl+C interrupts every blocking wait.
+
     Raises:
         ConfigError: an unknown option (with a "did you mean") or an invalid value;
             ``on_stats`` without ``statistics_interval_ms``.
@@ -154,7 +160,8 @@ class Producer:
         """Send one record and block (GIL released) until the broker acknowledges it.
 
         Raises:
-            KafkaTimeoutError: no acknowledgement within ``timeout`` seconds.
+            KafkaTimeoutError: no acknowledgement (or no room in a full queue)
+                within ``timeout`` seconds.
             SerializationError: the value, key or headers cannot be encoded.
             InvalidTopicError: the topic name is not valid.
             MessageSizeTooLargeError: the record exceeds ``max_request_size``.
@@ -203,6 +210,7 @@ class Producer:
 
         Raises:
             QueueFullError: no room in the local queue after ``max_block_ms``.
+            KeyboardInterrupt: Ctrl+C while waiting for room (the record was not queued).
             SerializationError, InvalidTopicError, ProducerClosedError.
         """
     def send_batch(
@@ -223,7 +231,9 @@ class Producer:
 
         Raises:
             SerializationError: a value or key cannot be encoded; nothing was queued.
-            KafkaTimeoutError: not every record reported within ``timeout`` seconds.
+            KafkaTimeoutError: not every record reported within ``timeout`` seconds
+                (the whole call's limit; records still waiting for queue room then
+                are not sent, and each is reported failed).
             KafkaError: with ``raise_on_error=True``, the first failure in input order.
             InvalidTopicError, ProducerClosedError.
         """
@@ -477,6 +487,6 @@ class _MockCluster:
     def push_request_errors(self, api: str, errors: list[str | int]) -> None: ...
     def clear_request_errors(self, api: str) -> None: ...
     def read_topic(
-        self, topic: str, timeout: float
+        self, topic: str, timeout: float | None
     ) -> list[tuple[int, int, int, bytes | None, bytes | None, list[tuple[str, bytes | None]]]]: ...
     def close(self) -> None: ...

@@ -137,14 +137,16 @@ class MockCluster:
         """
         self._cluster.clear_request_errors(api)
 
-    def records(self, topic: str, timeout: float = 30.0) -> list[Record]:
+    def records(self, topic: str, timeout: float | None = 30.0) -> list[Record]:
         """Everything ``topic`` holds, sorted by (partition, offset): committed
-        records only (aborted transactions are skipped).
+        records only (aborted transactions are skipped). ``timeout`` in seconds;
+        ``math.inf`` or None: no limit.
 
         Raises:
             UnknownTopicOrPartitionError: the cluster has no such topic.
             KafkaTimeoutError: not every partition was read to its end within
                 ``timeout`` seconds (a broker that is down, say).
+            ConfigError: ``timeout`` is NaN or negative.
         """
         return [
             Record(partition, offset, timestamp, key, value, headers)
