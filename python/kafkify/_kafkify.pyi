@@ -425,7 +425,7 @@ class PolledProducer:
 
         Raises:
             RuntimeError: the producer is closed.
-            ValueError: ``timeout`` is NaN.
+            ConfigError: ``timeout`` is NaN (a ValueError).
             Exception: whatever a delivery callback raises (the rest wait for the next poll).
         """
     def _serve(self, timeout: float | None = ...) -> int: ...

@@ -6,9 +6,8 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
@@ -17,6 +16,7 @@ use super::{PollQueue, Report, Served};
 use crate::client::SIGNAL_CHECK_INTERVAL;
 use crate::delivery::Completion;
 use crate::producer::{present, Producer, PyErrOrError, Record};
+use crate::timeout::{self, Deadline};
 
 /// What confluent-kafka raises for a call on a closed producer.
 const CLOSED: &str = "Producer has been closed";
@@ -167,7 +167,7 @@ impl PolledProducer {
     ///
     /// Raises:
     ///     RuntimeError: the producer is closed.
-    ///     ValueError: ``timeout`` is NaN.
+    ///     ConfigError: ``timeout`` is NaN (a ValueError).
     ///     Exception: whatever a delivery callback raises (the rest wait for the next poll).
     #[pyo3(signature = (timeout=-1.0))]
     fn poll(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<usize> {
@@ -182,18 +182,21 @@ impl PolledProducer {
         if timeout == Some(0.0) && a.queue.is_empty() {
             return Ok(0); // the loop's poll(0), with nothing to serve
         }
-        let deadline = deadline("timeout", timeout)?;
+        // confluent-kafka's negative timeout (-1, the default) waits forever.
+        let limit = match timeout {
+            Some(t) if t < 0.0 => None,
+            other => timeout::seconds("timeout", other)?,
+        };
+        let deadline = Deadline::after(limit);
         loop {
             let reports = a.queue.take_all();
             if !reports.is_empty() {
                 return a.serve(py, reports);
             }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
+            if deadline.passed() {
                 return Ok(0);
             }
-            let slice = now + SIGNAL_CHECK_INTERVAL;
-            let until = deadline.map_or(slice, |d| d.min(slice));
+            let until = deadline.window_end(SIGNAL_CHECK_INTERVAL);
             py.detach(|| a.queue.wait(until));
             py.check_signals()?;
         }
@@ -233,21 +236,6 @@ impl PolledProducer {
 
 fn not_attached() -> PyErr {
     PyRuntimeError::new_err("Producer.__init__ did not complete")
-}
-
-/// When a wait of `timeout` seconds ends: None for no limit (None, negative, inf
-/// or too large to represent, as confluent-kafka treats negative timeouts).
-fn deadline(name: &str, timeout: Option<f64>) -> PyResult<Option<Instant>> {
-    match timeout {
-        None => Ok(None),
-        Some(t) if t.is_nan() => Err(PyValueError::new_err(format!(
-            "{name} must be a number of seconds, not nan"
-        ))),
-        Some(t) if t < 0.0 => Ok(None),
-        Some(t) => Ok(Duration::try_from_secs_f64(t)
-            .ok()
-            .and_then(|d| Instant::now().checked_add(d))),
-    }
 }
 
 impl Attached {
