@@ -1,4 +1,7 @@
-//! Handing delivery outcomes to asyncio without a Rust thread ever taking the GIL.
+//! asyncio glue: handing delivery outcomes to event loops without a Rust thread
+//! ever taking the GIL ([`LoopWaker`]), settling futures ([`settle`]), the
+//! `send_async` timeout ([`expire_fn`]), and lifecycle calls run on a thread
+//! ([`run_in_thread`]).
 //!
 //! Each event loop that awaits kafkify futures gets one [`LoopWaker`]: a queue of
 //! ready outcomes plus an eventfd the loop watches (`loop.add_reader`). The poll
@@ -16,15 +19,20 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyList, PyTuple};
 
-use crate::delivery::{self, Batch, Outcome};
+use crate::delivery::batch::{BatchLoop, Finished};
+use crate::delivery::outcome::Outcome;
+use crate::errors::PyErrOrError;
+use crate::metadata;
+use crate::observe::log;
 
 /// Something ready to be resolved on the loop thread.
 pub enum Ready {
     /// One `send_async` record.
     Record(Py<PyAny>, Outcome),
     /// A `send_batch_async` call whose last record has reported.
-    Batch(Arc<Batch>),
+    Batch(Arc<dyn Finished>),
 }
 
 pub struct LoopWaker {
@@ -81,7 +89,7 @@ impl Drain {
     fn __call__(&self, py: Python<'_>) {
         for what in self.waker.take() {
             if let Err(err) = resolve(py, what) {
-                delivery::log(py, 40, "could not resolve a send_async future", Some(err));
+                log(py, 40, "could not resolve a send_async future", Some(err));
             }
         }
     }
@@ -90,10 +98,25 @@ impl Drain {
 fn resolve(py: Python<'_>, what: Ready) -> PyResult<()> {
     match what {
         Ready::Record(future, outcome) => {
-            let (ok, value) = delivery::outcome_value(py, outcome);
-            delivery::settle(future.bind(py), ok, value.bind(py))
+            let (ok, value) = metadata::outcome_value(py, outcome);
+            settle(future.bind(py), ok, value.bind(py))
         }
-        Ready::Batch(batch) => batch.settle_future(py),
+        Ready::Batch(batch) => settle_finished(py, &*batch),
+    }
+}
+
+impl BatchLoop for LoopWaker {
+    fn batch_done(&self, batch: Arc<dyn Finished>) {
+        self.push(Ready::Batch(batch));
+    }
+}
+
+/// `send_batch_async`: resolve the batch's future with its result, once complete
+/// (and only once; a batch without a future has nothing to do).
+pub fn settle_finished(py: Python<'_>, batch: &dyn Finished) -> PyResult<()> {
+    match batch.future_result(py) {
+        Some((future, ok, value)) => settle(future.bind(py), ok, value.bind(py)),
+        None => Ok(()),
     }
 }
 
@@ -138,4 +161,134 @@ pub fn for_loop(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<LoopWaker>> {
     event_loop.call_method1("add_reader", (fd, &drain))?;
     wakers.set_item(event_loop, drain)?;
     Ok(waker)
+}
+
+/// Hand a batch of resolutions to the loop that owns the futures, in one wakeup.
+pub fn schedule_resolution(
+    py: Python<'_>,
+    event_loop: &Bound<'_, PyAny>,
+    items: Vec<Bound<'_, PyTuple>>,
+) {
+    let result = (|| -> PyResult<()> {
+        let resolver = resolver(py)?;
+        let list = PyList::new(py, items)?;
+        event_loop.call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (resolver, list))?;
+        Ok(())
+    })();
+    // A closed loop (the program moved on without awaiting) is not an error: the
+    // records were delivered, there is just nobody left to tell.
+    if let Err(err) = result {
+        if !event_loop
+            .call_method0(pyo3::intern!(py, "is_closed"))
+            .and_then(|c| c.is_truthy())
+            .unwrap_or(true)
+        {
+            log(py, 40, "could not resolve send_async futures", Some(err));
+        }
+    }
+}
+
+fn resolver(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static RESOLVER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    RESOLVER
+        .get_or_try_init(py, || {
+            Ok(pyo3::wrap_pyfunction!(resolve_futures, py)?
+                .into_any()
+                .unbind())
+        })
+        .map(|f| f.bind(py))
+}
+
+/// Runs on the event loop's thread: set each future's result or exception, skipping
+/// futures already done (their awaiting task was cancelled).
+#[pyfunction]
+fn resolve_futures(items: &Bound<'_, PyList>) -> PyResult<()> {
+    for item in items.iter() {
+        let (future, ok, value): (Bound<'_, PyAny>, bool, Bound<'_, PyAny>) = item.extract()?;
+        settle(&future, ok, &value)?;
+    }
+    Ok(())
+}
+
+/// Set an asyncio future's result (`ok`) or exception, unless it is done already
+/// (its awaiting task was cancelled, or a `send_async` timeout fired first).
+pub fn settle(future: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = future.py();
+    if future
+        .call_method0(pyo3::intern!(py, "done"))?
+        .is_truthy()?
+    {
+        return Ok(());
+    }
+    let method = if ok {
+        pyo3::intern!(py, "set_result")
+    } else {
+        pyo3::intern!(py, "set_exception")
+    };
+    future.call_method1(method, (value,))?;
+    Ok(())
+}
+
+/// The running event loop (`asyncio.get_running_loop()`).
+pub fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP
+        .import(py, "asyncio", "get_running_loop")?
+        .call0()
+}
+
+/// `loop.call_later` target: fail the future with a timeout unless already done.
+#[pyfunction]
+fn expire_future(future: &Bound<'_, PyAny>, error: &Bound<'_, PyAny>) -> PyResult<()> {
+    settle(future, false, error)
+}
+
+pub fn expire_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static EXPIRE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    EXPIRE
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                pyo3::wrap_pyfunction!(expire_future, py)?
+                    .into_any()
+                    .unbind(),
+            )
+        })
+        .map(|f| f.bind(py))
+}
+
+/// Run a blocking job on a short-lived thread and return an asyncio future for its
+/// result, so lifecycle calls (start, stop, async exit) never block the loop.
+pub fn run_in_thread<'py, F>(py: Python<'py>, job: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: FnOnce() -> std::result::Result<Py<PyAny>, PyErrOrError> + Send + 'static,
+{
+    let event_loop = running_loop(py)?;
+    let future = event_loop.call_method0("create_future")?;
+    let (loop_ref, fut_ref) = (event_loop.unbind(), future.clone().unbind());
+    std::thread::Builder::new()
+        .name("kafkify-lifecycle".into())
+        .spawn(move || {
+            let result = job();
+            let _ = Python::try_attach(|py| {
+                let (ok, value) = match result {
+                    Ok(v) => (true, v),
+                    Err(PyErrOrError::Py(e)) => (false, e.into_value(py).into_any()),
+                    Err(PyErrOrError::Kafka(e)) => (false, e.to_py(py).into_value(py).into_any()),
+                };
+                let item = PyTuple::new(
+                    py,
+                    [
+                        fut_ref.clone_ref(py),
+                        PyBool::new(py, ok).to_owned().into_any().unbind(),
+                        value,
+                    ],
+                )
+                .expect("a 3-tuple");
+                schedule_resolution(py, loop_ref.bind(py), vec![item]);
+            });
+        })
+        .map_err(|e| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!("could not start a thread: {e}"))
+        })?;
+    Ok(future)
 }

@@ -23,7 +23,7 @@ use crate::config::{self, Properties};
 use crate::delivery::{self, Context};
 use crate::errors::{self, Error, Result};
 use crate::expedite::Expediter;
-use crate::observe::{Hooks, Observer};
+use crate::observe::{self, Hooks, Observer};
 use crate::queue::Overflow;
 use crate::serve::Server;
 use crate::timeout::{self, Deadline, Unit};
@@ -251,7 +251,7 @@ impl Client {
     pub fn close(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
         let (result, left) = self.close_quietly(py, timeout);
         if left > 0 {
-            delivery::log(
+            observe::log(
                 py,
                 40,
                 &format!("producer closed with {left} record(s) undelivered; each was reported to its caller as failed"),
@@ -545,7 +545,7 @@ pub fn close_unattended(py: Python<'_>, client: &Client, why: &str) {
     let pending = client.pending();
     let bound = client.exit_timeout.min(client.delivery_timeout);
     if pending > 0 {
-        delivery::log(
+        observe::log(
             py,
             30,
             &format!(
@@ -557,7 +557,7 @@ pub fn close_unattended(py: Python<'_>, client: &Client, why: &str) {
     }
     match client.close_quietly(py, Some(bound)) {
         (Ok(0), _) => {}
-        (Ok(left), _) => delivery::log(
+        (Ok(left), _) => observe::log(
             py,
             40,
             &format!(
@@ -568,7 +568,7 @@ pub fn close_unattended(py: Python<'_>, client: &Client, why: &str) {
         ),
         (Err(err), left) => {
             // Ctrl+C: the records left were purged and reported in close().
-            delivery::log(
+            observe::log(
                 py,
                 40,
                 &format!("{why}: flush interrupted; {left} record(s) abandoned, each reported to its caller as failed"),

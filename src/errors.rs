@@ -287,6 +287,27 @@ fn is_retriable(code: Code) -> bool {
     )
 }
 
+/// Either error type a background job can end with.
+pub enum PyErrOrError {
+    Py(PyErr),
+    Kafka(Error),
+}
+
+impl From<Error> for PyErrOrError {
+    fn from(e: Error) -> Self {
+        PyErrOrError::Kafka(e)
+    }
+}
+
+impl From<PyErrOrError> for PyErr {
+    fn from(e: PyErrOrError) -> Self {
+        match e {
+            PyErrOrError::Py(e) => e,
+            PyErrOrError::Kafka(e) => e.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering;
 
 use pyo3::prelude::*;
 
+pub mod aio;
 pub mod client;
 pub mod cluster;
 pub mod config;
@@ -33,7 +34,6 @@ pub mod serve;
 pub mod testing;
 pub mod timeout;
 pub mod transactions;
-pub mod wakeup;
 
 /// The bundled librdkafka's version string, e.g. "2.12.1".
 #[pyfunction]

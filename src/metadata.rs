@@ -1,10 +1,11 @@
-//! `RecordMetadata`: where a record landed, with kafka-python's field names.
+//! `RecordMetadata`: where a record landed, with kafka-python's field names; and
+//! a delivery outcome as Python sees it ([`outcome_value`]).
 
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 
-use crate::delivery::Delivered;
+use crate::delivery::outcome::{Delivered, Outcome};
 
 /// Where a record landed. Field names follow kafka-python's `RecordMetadata`.
 #[pyclass(module = "kafkify._kafkify", frozen, eq, hash, str)]
@@ -69,5 +70,32 @@ impl RecordMetadata {
 impl std::fmt::Display for RecordMetadata {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}[{}]@{}", self.topic, self.partition, self.offset)
+    }
+}
+
+/// A record's outcome as Python sees it: (true, RecordMetadata) or (false, exception).
+pub fn outcome_value(py: Python<'_>, outcome: Outcome) -> (bool, Py<PyAny>) {
+    match outcome {
+        Ok(d) => (true, metadata_object(py, d)),
+        Err((err, _)) => (false, err.to_py(py).into_value(py).into_any()),
+    }
+}
+
+/// A `RecordMetadata`, not tracked by the cyclic garbage collector.
+///
+/// pyo3 makes every class a GC type, so 200k results of a batch would sit in the
+/// collector's youngest generation and be traversed by the next collections (a
+/// few % of a `send_batch`). A RecordMetadata holds no Python references, so it
+/// can never be part of a cycle: CPython itself untracks tuples and dicts that
+/// hold only atomic values, the same way.
+pub fn metadata_object(py: Python<'_>, d: Delivered) -> Py<PyAny> {
+    match Py::new(py, RecordMetadata::from(d)) {
+        Ok(m) => {
+            // SAFETY: a live object of a GC type; untracking twice (pyo3's dealloc
+            // does it again) is allowed.
+            unsafe { pyo3::ffi::PyObject_GC_UnTrack(m.as_ptr().cast()) };
+            m.into_any()
+        }
+        Err(e) => e.into_value(py).into_any(),
     }
 }

@@ -508,6 +508,11 @@ fn logger_object<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>
     py.import("logging")?.call_method1("getLogger", (name,))
 }
 
+/// Log on the `kafkify` logger (with the exception's traceback when given).
+pub fn log(py: Python<'_>, level: i32, message: &str, exc: Option<PyErr>) {
+    log_to(py, "kafkify", level, message, exc);
+}
+
 /// Log on the logger `name` (with the exception's traceback when given).
 pub fn log_to(py: Python<'_>, name: &str, level: i32, message: &str, exc: Option<PyErr>) {
     let logged = (|| -> PyResult<()> {

@@ -5,25 +5,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::Producer as _;
 use rdkafka::types::RDKafkaErrorCode as Code;
 
+use crate::aio::{self, expire_fn, run_in_thread, running_loop};
 use crate::client::{self, Client, SIGNAL_CHECK_INTERVAL};
 use crate::cluster;
 use crate::config::{self, Value};
-use crate::delivery::{self, Batch, Completion, Outcome, Wait, Waiter};
-use crate::errors::{self, Error, Result};
+use crate::delivery::batch::BatchLoop;
+use crate::delivery::{Batch, Completion, Outcome, Wait, Waiter};
+use crate::errors::{self, Error, PyErrOrError, Result};
 use crate::metadata::RecordMetadata;
 use crate::observe;
 use crate::queue::{self, Fields};
 use crate::serialize::{self, encode_headers, Encoder, Payload};
 use crate::timeout::{self, Deadline, Unit};
 use crate::transactions;
-use crate::wakeup;
 
 /// kafka-python's `max_block_ms` default: how long `produce` waits for queue room.
 const DEFAULT_MAX_BLOCK: Duration = Duration::from_secs(60);
@@ -299,7 +299,7 @@ impl Producer {
             timestamp_ms,
         };
         let completion = Completion::Future {
-            waker: wakeup::for_loop(&event_loop)?,
+            waker: aio::for_loop(&event_loop)?,
             future: future.clone().unbind(),
         };
         self.enqueue(py, &record, completion, WhenFull::Defer)?;
@@ -439,7 +439,8 @@ impl Producer {
     ) -> PyResult<Bound<'py, PyAny>> {
         let event_loop = running_loop(py)?;
         let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-        let target = (wakeup::for_loop(&event_loop)?, future.clone().unbind());
+        let waker: Arc<dyn BatchLoop> = aio::for_loop(&event_loop)?;
+        let target = (waker, future.clone().unbind());
         let make = |n| Batch::new(topic, n, Some(target), raise_on_error);
         let batch = self.enqueue_batch(
             py,
@@ -1112,7 +1113,7 @@ impl Producer {
                 // Refused by librdkafka (too large, queue full): that record's result.
                 Err(PyErrOrError::Kafka(err)) => {
                     if let Some(batch) = batch.report(index, Err(err)) {
-                        batch.settle_future(py)?;
+                        aio::settle_finished(py, &*batch)?;
                     }
                     continue;
                 }
@@ -1285,88 +1286,4 @@ fn to_value(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
         "invalid value for '{name}': {shown} (expected str, int, float, bool or a list of str)"
     ))
     .into())
-}
-
-fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    GET_RUNNING_LOOP
-        .import(py, "asyncio", "get_running_loop")?
-        .call0()
-}
-
-/// `loop.call_later` target: fail the future with a timeout unless already done.
-#[pyfunction]
-fn expire_future(future: &Bound<'_, PyAny>, error: &Bound<'_, PyAny>) -> PyResult<()> {
-    delivery::settle(future, false, error)
-}
-
-fn expire_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static EXPIRE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    EXPIRE
-        .get_or_try_init(py, || {
-            Ok::<_, PyErr>(
-                pyo3::wrap_pyfunction!(expire_future, py)?
-                    .into_any()
-                    .unbind(),
-            )
-        })
-        .map(|f| f.bind(py))
-}
-
-/// Either error type a background job can end with.
-pub(crate) enum PyErrOrError {
-    Py(PyErr),
-    Kafka(Error),
-}
-
-impl From<Error> for PyErrOrError {
-    fn from(e: Error) -> Self {
-        PyErrOrError::Kafka(e)
-    }
-}
-
-impl From<PyErrOrError> for PyErr {
-    fn from(e: PyErrOrError) -> Self {
-        match e {
-            PyErrOrError::Py(e) => e,
-            PyErrOrError::Kafka(e) => e.into(),
-        }
-    }
-}
-
-/// Run a blocking job on a short-lived thread and return an asyncio future for its
-/// result, so lifecycle calls (start, stop, async exit) never block the loop.
-fn run_in_thread<'py, F>(py: Python<'py>, job: F) -> PyResult<Bound<'py, PyAny>>
-where
-    F: FnOnce() -> std::result::Result<Py<PyAny>, PyErrOrError> + Send + 'static,
-{
-    let event_loop = running_loop(py)?;
-    let future = event_loop.call_method0("create_future")?;
-    let (loop_ref, fut_ref) = (event_loop.unbind(), future.clone().unbind());
-    std::thread::Builder::new()
-        .name("kafkify-lifecycle".into())
-        .spawn(move || {
-            let result = job();
-            let _ = Python::try_attach(|py| {
-                let (ok, value) = match result {
-                    Ok(v) => (true, v),
-                    Err(PyErrOrError::Py(e)) => (false, e.into_value(py).into_any()),
-                    Err(PyErrOrError::Kafka(e)) => (false, e.to_py(py).into_value(py).into_any()),
-                };
-                let item = PyTuple::new(
-                    py,
-                    [
-                        fut_ref.clone_ref(py),
-                        PyBool::new(py, ok).to_owned().into_any().unbind(),
-                        value,
-                    ],
-                )
-                .expect("a 3-tuple");
-                delivery::schedule_resolution(py, loop_ref.bind(py), vec![item]);
-            });
-        })
-        .map_err(|e| {
-            pyo3::exceptions::PyRuntimeError::new_err(format!("could not start a thread: {e}"))
-        })?;
-    Ok(future)
 }

@@ -15,7 +15,8 @@ use super::message::Message;
 use super::{PollQueue, Report, Served};
 use crate::client::SIGNAL_CHECK_INTERVAL;
 use crate::delivery::Completion;
-use crate::producer::{present, Producer, PyErrOrError, Record};
+use crate::errors::PyErrOrError;
+use crate::producer::{present, Producer, Record};
 use crate::timeout::{self, Deadline};
 
 /// What confluent-kafka raises for a call on a closed producer.
