@@ -14,7 +14,7 @@
 //! interval (5 ms) for it; measured, that capped 100 awaiting tasks at ~20k
 //! records/s (see ../shared/notes/toolchain.md §5 for the per-record version).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
@@ -26,6 +26,7 @@ use crate::delivery::outcome::Outcome;
 use crate::errors::PyErrOrError;
 use crate::metadata;
 use crate::observe::log;
+use crate::rd::EventFd;
 
 /// Something ready to be resolved on the loop thread.
 pub enum Ready {
@@ -37,7 +38,7 @@ pub enum Ready {
 
 pub struct LoopWaker {
     ready: Mutex<Vec<Ready>>,
-    eventfd: OwnedFd,
+    eventfd: EventFd,
 }
 
 impl LoopWaker {
@@ -49,31 +50,14 @@ impl LoopWaker {
         ready.push(what);
         drop(ready);
         if was_empty {
-            let one: u64 = 1;
-            // SAFETY: writing 8 bytes to our own eventfd. A full counter (EAGAIN)
-            // still leaves it readable, which is all we need.
-            unsafe {
-                libc::write(
-                    self.eventfd.as_raw_fd(),
-                    (&one as *const u64).cast(),
-                    std::mem::size_of::<u64>(),
-                );
-            }
+            self.eventfd.notify();
         }
     }
 
     /// Take everything queued, clearing the eventfd first so that a push racing
     /// with us either lands in this batch or wakes the loop again.
     fn take(&self) -> Vec<Ready> {
-        let mut counter: u64 = 0;
-        // SAFETY: reading 8 bytes from our own non-blocking eventfd.
-        unsafe {
-            libc::read(
-                self.eventfd.as_raw_fd(),
-                (&mut counter as *mut u64).cast(),
-                std::mem::size_of::<u64>(),
-            );
-        }
+        self.eventfd.clear();
         std::mem::take(&mut *self.ready.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
@@ -141,13 +125,8 @@ pub fn for_loop(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<LoopWaker>> {
     {
         return Ok(drain.get().waker.clone());
     }
-    // SAFETY: plain eventfd creation; the result is checked before use.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-    let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let eventfd = EventFd::new()?;
+    let fd = eventfd.as_raw_fd();
     let waker = Arc::new(LoopWaker {
         ready: Mutex::new(Vec::new()),
         eventfd,

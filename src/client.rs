@@ -9,7 +9,6 @@
 //! - after `fork()` the child never touches the parent's threads or librdkafka
 //!   handle: they do not exist there.
 
-use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock, RwLock, Weak};
 use std::thread::JoinHandle;
@@ -17,18 +16,17 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use rdkafka::config::ClientConfig;
-use rdkafka::producer::{BaseProducer, Producer as _, PurgeConfig};
+use rdkafka::producer::{Producer as _, PurgeConfig};
 
 use crate::config::{self, Properties};
-use crate::delivery::{self, Context};
+use crate::delivery::{self, Context, RdProducer};
 use crate::errors::{self, Error, Result};
 use crate::expedite::Expediter;
 use crate::observe::{self, Hooks, Observer};
 use crate::queue::Overflow;
+use crate::rd;
 use crate::serve::Server;
 use crate::timeout::{self, Deadline, Unit};
-
-pub type RdProducer = BaseProducer<Context>;
 
 /// Bumped in the child after every `fork()` (see `lib.rs`).
 pub static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -81,7 +79,7 @@ impl Client {
         let producer: RdProducer = cfg
             .create_with_context(Context::new(jobs_tx, observer.clone()))
             .map_err(|e| config_error(&e))?;
-        observer.attach(producer.client().native_ptr());
+        observer.attach(&producer);
         let producer = Arc::new(producer);
         let dispatcher = std::thread::Builder::new()
             .name("kafkify-dispatch".into())
@@ -392,10 +390,10 @@ fn flush_interruptibly(
         let slice = deadline.window(SIGNAL_CHECK_INTERVAL);
         let done = py.detach(|| {
             if overflow.is_empty() {
-                return flush_slice(producer, slice) && overflow.is_empty();
+                return rd::flush_slice(producer, slice) && overflow.is_empty();
             }
             // Records still wait for room: librdkafka's queue drains meanwhile.
-            flush_slice(producer, slice.min(Duration::from_millis(1)));
+            rd::flush_slice(producer, slice.min(Duration::from_millis(1)));
             std::thread::sleep(Duration::from_micros(200));
             false
         });
@@ -407,22 +405,6 @@ fn flush_interruptibly(
             return Ok(producer.context().pending());
         }
     }
-}
-
-/// Wake librdkafka's broker threads with linger.ms treated as 0, and wait up to
-/// `slice` for the queue to drain; true when it did. Used by the expedite thread
-/// (awaited and blocking sends cost one round trip, not linger.ms + a round trip;
-/// concurrent senders still share batches), and by flush/close.
-///
-/// Not `BaseProducer::flush`: it calls `rd_kafka_flush(rk, 0)` and then polls the
-/// queue for up to 100 ms whether or not anything is left, so every flush would
-/// end up to 100 ms late. librdkafka's own flush, in event mode, waits on a
-/// condition variable until the last report has been served (see `serve`).
-pub fn flush_slice(producer: &RdProducer, slice: Duration) -> bool {
-    let ms = slice.as_millis().clamp(0, i32::MAX as u128) as i32;
-    // SAFETY: the handle is alive (we hold an Arc); rd_kafka_flush is thread-safe.
-    let err = unsafe { rdkafka::bindings::rd_kafka_flush(producer.client().native_ptr(), ms) };
-    err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
 }
 
 fn config_error(err: &rdkafka::error::KafkaError) -> Error {
@@ -454,25 +436,7 @@ pub fn rdkafka_properties() -> &'static [String] {
 /// librdkafka's properties with their default values, from a fresh configuration.
 pub fn rdkafka_defaults() -> &'static [(String, String)] {
     static DEFAULTS: OnceLock<Vec<(String, String)>> = OnceLock::new();
-    DEFAULTS.get_or_init(|| {
-        use rdkafka::bindings as rd;
-        let mut pairs = Vec::new();
-        // SAFETY: conf_dump returns 2*n C strings (name, value) owned by us until
-        // conf_dump_free; a fresh conf lists every property that has a default.
-        unsafe {
-            let conf = rd::rd_kafka_conf_new();
-            let mut count = 0usize;
-            let arr = rd::rd_kafka_conf_dump(conf, &mut count);
-            for i in (0..count).step_by(2) {
-                let text =
-                    |p: *const std::ffi::c_char| CStr::from_ptr(p).to_string_lossy().into_owned();
-                pairs.push((text(*arr.add(i)), text(*arr.add(i + 1))));
-            }
-            rd::rd_kafka_conf_dump_free(arr, count);
-            rd::rd_kafka_conf_destroy(conf);
-        }
-        pairs
-    })
+    DEFAULTS.get_or_init(rd::conf_defaults)
 }
 
 /// Closes started for garbage-collected producers, still running or not joined yet.

@@ -2,18 +2,18 @@
 //! librdkafka's table of error codes: what the compatibility shims need from
 //! the core beyond sending.
 
-use std::ffi::CStr;
 use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use rdkafka::bindings as rd;
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::metadata::Metadata;
 use rdkafka::producer::{Producer as _, PurgeConfig};
 
-use crate::client::{Client, RdProducer};
+use crate::client::Client;
+use crate::delivery::RdProducer;
 use crate::errors::{self, Error, Result};
+use crate::rd;
 use crate::timeout::{self, Deadline};
 
 /// The first wait for metadata; each later one is twice as long (see `fetch_metadata`).
@@ -140,22 +140,5 @@ pub fn purge(
 /// `(-192, "_MSG_TIMED_OUT", "Local: Message timed out")`.
 #[pyfunction]
 pub fn librdkafka_error_codes() -> Vec<(i32, String, String)> {
-    let mut descs: *const rd::rd_kafka_err_desc = std::ptr::null();
-    let mut count = 0usize;
-    // SAFETY: librdkafka hands out a pointer to its static table and its length.
-    unsafe { rd::rd_kafka_get_err_descs(&mut descs, &mut count) };
-    let text = |p: *const std::ffi::c_char| {
-        if p.is_null() {
-            String::new()
-        } else {
-            // SAFETY: non-null entries are static NUL-terminated strings.
-            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
-        }
-    };
-    (0..count)
-        // SAFETY: index within the table's length.
-        .map(|i| unsafe { &*descs.add(i) })
-        .filter(|d| !d.name.is_null())
-        .map(|d| (d.code as i32, text(d.name), text(d.desc)))
-        .collect()
+    rd::error_descriptions()
 }

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
-use crate::client::{self, RdProducer};
+use crate::delivery::RdProducer;
+use crate::rd;
 
 pub struct Expediter {
     /// When a kick was last scheduled on some loop and has not run yet (µs since
@@ -104,7 +105,7 @@ impl Expediter {
                 }
             };
             // Flush mode, in 1 ms slices (a flush call only counts while it lasts).
-            while !client::flush_slice(&producer, Duration::from_millis(1)) {
+            while !rd::flush_slice(&producer, Duration::from_millis(1)) {
                 let mut state = self.lock();
                 if state.stop {
                     return;

@@ -12,6 +12,10 @@
 //! refuse our credentials or TLS), `serve` (a waiting caller serves
 //! librdkafka's report queue), `testing` (librdkafka's mock cluster for tests).
 
+// `unsafe` lives in `rd` (raw FFI) and `serialize` (the JSON walker's CPython
+// fast path), plus the opaque-pointer encoding in `delivery` (see there).
+#![deny(unsafe_code)]
+
 use std::sync::atomic::Ordering;
 
 use pyo3::prelude::*;
@@ -28,7 +32,10 @@ pub mod observe;
 pub mod polled;
 pub mod producer;
 pub mod queue;
+#[allow(unsafe_code)]
+pub mod rd;
 pub mod refusal;
+#[allow(unsafe_code)]
 pub mod serialize;
 pub mod serve;
 pub mod testing;
@@ -83,10 +90,8 @@ extern "C" fn after_fork_in_child() {
 
 #[pymodule]
 fn _kafkify(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // SAFETY: registering a handler that only bumps an atomic is async-signal-safe.
-    unsafe {
-        libc::pthread_atfork(None, None, Some(after_fork_in_child));
-    }
+    // The handler only bumps an atomic: async-signal-safe.
+    rd::after_fork_in_child(after_fork_in_child);
     m.add_class::<producer::Producer>()?;
     m.add_class::<metadata::RecordMetadata>()?;
     m.add_class::<testing::MockCluster>()?;

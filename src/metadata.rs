@@ -91,9 +91,7 @@ pub fn outcome_value(py: Python<'_>, outcome: Outcome) -> (bool, Py<PyAny>) {
 pub fn metadata_object(py: Python<'_>, d: Delivered) -> Py<PyAny> {
     match Py::new(py, RecordMetadata::from(d)) {
         Ok(m) => {
-            // SAFETY: a live object of a GC type; untracking twice (pyo3's dealloc
-            // does it again) is allowed.
-            unsafe { pyo3::ffi::PyObject_GC_UnTrack(m.as_ptr().cast()) };
+            crate::rd::gc_untrack(m.bind(py).as_any());
             m.into_any()
         }
         Err(e) => e.into_value(py).into_any(),

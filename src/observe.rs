@@ -6,7 +6,7 @@
 //! Everything here that runs on librdkafka's or our poll thread only counts and
 //! builds [`Event`]s; the dispatcher thread runs them with the GIL.
 
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
@@ -14,12 +14,13 @@ use pyo3::types::{PyBool, PyDict, PyList};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::Message;
-use rdkafka::producer::DeliveryResult;
+use rdkafka::producer::{BaseProducer, DeliveryResult, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode as Code;
 use serde_json::Value as Json;
 
 use crate::config::{self, Properties};
 use crate::errors::{self, Error, Result};
+use crate::rd;
 use crate::refusal::Refusals;
 
 /// Python logging levels.
@@ -114,7 +115,7 @@ pub struct Observer {
     /// The librdkafka handle, to ask whether an error made it fatal (the error
     /// event rdkafka passes on does not say), and to purge the queue when the
     /// brokers refuse us. Null until `attach`.
-    handle: AtomicPtr<rdkafka::bindings::rd_kafka_t>,
+    handle: rd::Handle,
     /// Whether the brokers refuse this client (see `refusal`).
     refusals: Refusals,
 }
@@ -172,14 +173,14 @@ impl Observer {
             latency_us: AtomicU64::new(0),
             latencies: AtomicU64::new(0),
             stats: Mutex::new(None),
-            handle: AtomicPtr::new(std::ptr::null_mut()),
+            handle: rd::Handle::default(),
             refusals: Refusals::default(),
         })
     }
 
     /// Give the observer its client's handle (once created).
-    pub fn attach(&self, handle: *mut rdkafka::bindings::rd_kafka_t) {
-        self.handle.store(handle, Ordering::Release);
+    pub fn attach<C: ProducerContext>(&self, producer: &BaseProducer<C>) {
+        self.handle.attach(producer);
     }
 
     /// Whether the client has hit a fatal error (idempotence or transactions):
@@ -192,22 +193,7 @@ impl Observer {
     /// Called from librdkafka's callbacks and by senders that hold the producer,
     /// so the handle is alive.
     fn fatal_error(&self) -> Option<(Code, String)> {
-        let handle = self.handle.load(Ordering::Acquire);
-        if handle.is_null() {
-            return None;
-        }
-        let mut reason = [0 as std::ffi::c_char; 512];
-        // SAFETY: the handle is alive (see above); rd_kafka_fatal_error is
-        // thread-safe and NUL-terminates what it writes into `reason`.
-        let code = unsafe {
-            rdkafka::bindings::rd_kafka_fatal_error(handle, reason.as_mut_ptr(), reason.len())
-        };
-        if code == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-            return None;
-        }
-        // SAFETY: NUL-terminated by librdkafka (the buffer starts zeroed anyway).
-        let reason = unsafe { std::ffi::CStr::from_ptr(reason.as_ptr()) };
-        Some((code.into(), reason.to_string_lossy().into_owned()))
+        self.handle.fatal_error()
     }
 
     /// The error to report for a record that failed with `code`: after a fatal
@@ -251,16 +237,7 @@ impl Observer {
     /// refuse this client. Called on the thread serving librdkafka's queue, from
     /// its error callback; the purged records' reports follow on that queue.
     fn purge_queued(&self) {
-        let handle = self.handle.load(Ordering::Acquire);
-        if handle.is_null() {
-            return;
-        }
-        let flags = rdkafka::bindings::RD_KAFKA_PURGE_F_QUEUE
-            | rdkafka::bindings::RD_KAFKA_PURGE_F_NON_BLOCKING;
-        // SAFETY: the handle is alive while librdkafka calls our callbacks;
-        // rd_kafka_purge is thread-safe and, non-blocking, only moves queued
-        // messages to the report queue.
-        unsafe { rdkafka::bindings::rd_kafka_purge(handle, flags) };
+        self.handle.purge_queued();
     }
 
     /// Why librdkafka refused to queue a record (see `errors::refused`), naming
@@ -320,8 +297,7 @@ impl Observer {
         if !timed && !self.hooks.log_deliveries {
             return None;
         }
-        // SAFETY: the message is alive for this call; the function only reads it.
-        let latency = unsafe { rdkafka::bindings::rd_kafka_message_latency(msg.ptr()) };
+        let latency = rd::message_latency(msg);
         if latency >= 0 && timed {
             self.latency_us.fetch_add(latency as u64, Ordering::AcqRel);
             self.latencies.fetch_add(1, Ordering::AcqRel);
@@ -527,8 +503,7 @@ pub fn log_to(py: Python<'_>, name: &str, level: i32, message: &str, exc: Option
         if err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
             // Ctrl+C landed inside the logging call: re-arm it so the wait that
             // follows (an exit flush, say) is interrupted as the user asked.
-            // SAFETY: PyErr_SetInterrupt only trips Python's signal flag.
-            unsafe { pyo3::ffi::PyErr_SetInterrupt() };
+            rd::set_interrupt();
         }
         eprintln!("kafkify: {message}");
     }

@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::ffi::{c_void, CStr, CString};
+use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -21,11 +21,10 @@ use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::Producer as _;
 use rdkafka::types::RDKafkaErrorCode as Code;
-use rdkafka::util::IntoOpaque;
 
-use crate::client::RdProducer;
-use crate::delivery::{Completion, Delivered, Opaque};
+use crate::delivery::{Completion, Delivered, Opaque, RdProducer};
 use crate::errors::{self, Error};
+use crate::rd;
 use crate::timeout::Deadline;
 
 /// One record's fields, borrowed for one attempt.
@@ -68,57 +67,25 @@ pub fn try_send(
     if !counted {
         producer.context().record_queued();
     }
-    use rdkafka::bindings as rd;
-    use rdkafka::bindings::rd_kafka_vtype_t::*;
-    let bytes = |b: Option<&[u8]>| {
-        b.map_or((std::ptr::null_mut(), 0), |b| {
-            (b.as_ptr() as *mut c_void, b.len())
-        })
-    };
-    let (value_ptr, value_len) = bytes(f.value);
-    let (key_ptr, key_len) = bytes(f.key);
-    let opaque = Opaque::from(completion).into_ptr();
-    // `BorrowedHeaders` is rdkafka's zero-sized view whose address is the native
-    // headers pointer (`OwnedHeaders::ptr` is crate-private).
-    let headers_ptr = headers.as_ref().map_or(std::ptr::null_mut(), |h| {
-        h.as_borrowed() as *const _ as *mut rdkafka::bindings::rd_kafka_headers_t
+    let opaque = Opaque::from(completion);
+    let result = with_topic_cstr(f.topic, |topic| {
+        let record = rd::Record {
+            topic,
+            partition: f.partition.unwrap_or(-1),
+            value: f.value,
+            key: f.key,
+            timestamp_ms: f.timestamp_ms.unwrap_or(0),
+        };
+        rd::produce(producer, &record, headers, opaque)
     });
-    let err = with_topic_cstr(f.topic, |topic| {
-        // SAFETY: every pointer is valid for the call (librdkafka copies key and value,
-        // F_COPY); on success librdkafka owns the headers and the opaque.
-        unsafe {
-            rd::rd_kafka_producev(
-                producer.client().native_ptr(),
-                RD_KAFKA_VTYPE_TOPIC,
-                topic.as_ptr(),
-                RD_KAFKA_VTYPE_PARTITION,
-                f.partition.unwrap_or(-1),
-                RD_KAFKA_VTYPE_MSGFLAGS,
-                rd::RD_KAFKA_MSG_F_COPY,
-                RD_KAFKA_VTYPE_VALUE,
-                value_ptr,
-                value_len,
-                RD_KAFKA_VTYPE_KEY,
-                key_ptr,
-                key_len,
-                RD_KAFKA_VTYPE_OPAQUE,
-                opaque,
-                RD_KAFKA_VTYPE_TIMESTAMP,
-                f.timestamp_ms.unwrap_or(0),
-                RD_KAFKA_VTYPE_HEADERS,
-                headers_ptr,
-                RD_KAFKA_VTYPE_END,
-            )
-        }
-    });
-    if err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-        std::mem::forget(headers); // librdkafka owns them now
-        return Ok(());
-    }
-    producer.context().record_not_queued();
-    // SAFETY: librdkafka refused the record, so the opaque is still ours.
-    let completion = unsafe { Opaque::from_ptr(opaque) }.into();
-    Err((RdError::MessageProduction(err.into()), headers, completion))
+    result.map_err(|(err, headers, opaque)| {
+        producer.context().record_not_queued();
+        (
+            RdError::MessageProduction(err.into()),
+            headers,
+            opaque.into(),
+        )
+    })
 }
 
 /// The topic as a C string, cached per thread (a topic name cannot contain NUL:

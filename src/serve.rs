@@ -13,14 +13,11 @@
 //! waits, the poll thread stands by, so the caller gets its report itself; every
 //! drain wakes the other waiters, whose reports it may have served.
 
-use std::ffi::c_void;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rdkafka::bindings as rd;
-use rdkafka::producer::Producer as _;
-
-use crate::client::RdProducer;
+use crate::delivery::RdProducer;
+use crate::rd::{self, QueueEvents, QueueWatch};
 
 pub struct Server {
     state: Mutex<State>,
@@ -28,6 +25,8 @@ pub struct Server {
     for_callers: Condvar,
     /// Wakes the poll thread: an event while no caller serves, or `stop`.
     for_poll_thread: Condvar,
+    /// librdkafka's callback into [`QueueEvents::queue_event`], until `detach`.
+    watch: Mutex<Option<QueueWatch>>,
 }
 
 #[derive(Default)]
@@ -55,25 +54,19 @@ impl Server {
             state: Mutex::new(State::default()),
             for_callers: Condvar::new(),
             for_poll_thread: Condvar::new(),
+            watch: Mutex::new(None),
         });
-        // The callback's reference, taken back by `detach`.
-        let opaque = Arc::into_raw(server.clone()) as *mut c_void;
-        with_queue(producer, |queue| {
-            // SAFETY: a live queue handle; `opaque` stays valid until `detach`.
-            unsafe { rd::rd_kafka_queue_cb_event_enable(queue, Some(on_queue_event), opaque) }
-        });
+        let watch = rd::watch_queue(producer, server.clone());
+        *server.watch.lock().unwrap_or_else(|p| p.into_inner()) = Some(watch);
         server
     }
 
     /// Stop librdkafka's callbacks (once, before the producer goes).
     pub fn detach(self: &Arc<Self>, producer: &RdProducer) {
-        with_queue(producer, |queue| {
-            // SAFETY: a live queue handle. librdkafka calls the callback under the
-            // queue's lock, so once this returns no call is running or to come.
-            unsafe { rd::rd_kafka_queue_cb_event_enable(queue, None, std::ptr::null_mut()) }
-        });
-        // SAFETY: the reference `attach` leaked for the callback, no longer used.
-        drop(unsafe { Arc::from_raw(Arc::as_ptr(self)) });
+        let watch = self.watch.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(watch) = watch {
+            rd::unwatch_queue::<_, Server>(producer, watch);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -165,16 +158,8 @@ impl Server {
     /// Serve every event in the queue (delivery reports run `Context::delivery`
     /// on this thread), then wake the other waiters if any was served.
     fn drain(&self, producer: &RdProducer) {
-        let served = with_queue(producer, |queue| {
-            let mut served = false;
-            // SAFETY: a live queue handle.
-            while unsafe { rd::rd_kafka_queue_length(queue) } > 0 {
-                // Serves one event, without blocking.
-                producer.poll(Duration::ZERO);
-                served = true;
-            }
-            served
-        });
+        // Serves one event at a time, without blocking.
+        let served = rd::while_queued(producer, || producer.poll(Duration::ZERO));
         if served {
             let mut state = self.lock();
             state.served += 1;
@@ -208,24 +193,11 @@ impl Drop for Caller<'_> {
 
 /// Called by librdkafka, from the thread that enqueued, under the queue's lock,
 /// when the report queue goes from empty to non-empty: only wake the servers.
-unsafe extern "C" fn on_queue_event(_rk: *mut rd::rd_kafka_t, opaque: *mut c_void) {
-    // SAFETY: `opaque` is the reference `attach` leaked, valid until `detach`
-    // (which cannot complete while this runs: both hold the queue's lock).
-    let server = unsafe { &*(opaque as *const Server) };
-    let mut state = server.lock();
-    state.events += 1;
-    state.pending = true;
-    server.wake_servers(&state);
-}
-
-/// Run `f` with a handle on the producer's main queue (where its reports go).
-fn with_queue<R>(producer: &RdProducer, f: impl FnOnce(*mut rd::rd_kafka_queue_t) -> R) -> R {
-    // SAFETY: the producer (hence its handle) is alive for the call; the queue
-    // handle is ours until destroyed below.
-    unsafe {
-        let queue = rd::rd_kafka_queue_get_main(producer.client().native_ptr());
-        let result = f(queue);
-        rd::rd_kafka_queue_destroy(queue);
-        result
+impl QueueEvents for Server {
+    fn queue_event(&self) {
+        let mut state = self.lock();
+        state.events += 1;
+        state.pending = true;
+        self.wake_servers(&state);
     }
 }

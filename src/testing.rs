@@ -6,7 +6,6 @@
 //! thin wrapper over `_MockCluster` here.
 
 use std::collections::HashSet;
-use std::ffi::CStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -23,20 +22,12 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::client::FORK_GENERATION;
 use crate::errors::{self, Error, Result};
+use crate::rd;
 use crate::timeout::{self, Deadline};
 
-/// The rdkafka mock cluster, made shareable between threads.
-struct Cluster(RdMockCluster<'static, DefaultProducerContext>);
-
-// SAFETY: `MockCluster` is !Send only because it holds a raw `rd_kafka_mock_cluster_t`
-// pointer. Every librdkafka call it makes is thread-safe: the `rd_kafka_mock_*`
-// setters either take the cluster's lock or post an operation to the cluster's own
-// thread and wait for the reply, `rd_kafka_mock_cluster_bootstraps` reads a string
-// fixed at creation, and `rd_kafka_mock_cluster_destroy` (in Drop, run once) joins
-// that thread. Python threads (a pytest fixture, an asyncio executor) may therefore
-// share one cluster.
-unsafe impl Send for Cluster {}
-unsafe impl Sync for Cluster {}
+/// The rdkafka mock cluster, made shareable between threads (`rd.rs` says why
+/// that is sound).
+type Cluster = rd::SharedMockCluster;
 
 /// One record read back: (partition, offset, timestamp ms, key, value, headers).
 type Row = (
@@ -77,7 +68,7 @@ impl MockCluster {
             .map_err(|e| errors::from_rdkafka(&e, "starting the mock cluster"))?;
         Ok(MockCluster {
             bootstrap_servers: cluster.bootstrap_servers(),
-            cluster: RwLock::new(Some(Arc::new(Cluster(cluster)))),
+            cluster: RwLock::new(Some(Arc::new(rd::SharedMockCluster(cluster)))),
             num_brokers,
             fork_generation: FORK_GENERATION.load(Ordering::Acquire),
             pid: std::process::id(),
@@ -411,22 +402,10 @@ fn api_key(name: &str) -> Result<Api> {
 /// librdkafka's error codes with their names (e.g. "NOT_LEADER_FOR_PARTITION",
 /// "_MSG_TIMED_OUT"), broker errors first so they win over local ones.
 fn error_names() -> Vec<(i32, String)> {
-    use rdkafka::bindings as rd;
-    let mut out = Vec::new();
-    // SAFETY: librdkafka hands out a static array of `count` descriptors; entries
-    // without a name are gaps in the code space.
-    unsafe {
-        let mut descs: *const rd::rd_kafka_err_desc = std::ptr::null();
-        let mut count = 0usize;
-        rd::rd_kafka_get_err_descs(&mut descs, &mut count);
-        for i in 0..count {
-            let d = &*descs.add(i);
-            if !d.name.is_null() {
-                let name = CStr::from_ptr(d.name).to_string_lossy().into_owned();
-                out.push((d.code as i32, name));
-            }
-        }
-    }
+    let mut out: Vec<(i32, String)> = rd::error_descriptions()
+        .into_iter()
+        .map(|(code, name, _)| (code, name))
+        .collect();
     out.sort_by_key(|(code, _)| (*code < 0, code.abs()));
     out
 }

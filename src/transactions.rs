@@ -12,15 +12,16 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
-use rdkafka::bindings as rd;
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::producer::Producer as _;
 use rdkafka::types::RDKafkaErrorCode as Code;
 use rdkafka::util::Timeout;
 use rdkafka::TopicPartitionList;
 
-use crate::client::{Client, RdProducer};
+use crate::client::Client;
+use crate::delivery::RdProducer;
 use crate::errors::Error;
+use crate::rd;
 use crate::timeout;
 
 /// Clients whose `init_transactions` succeeded, so `transaction()` runs it once.
@@ -69,28 +70,17 @@ fn txn_error(err: &RdError, what: &str) -> TxnError {
     }
 }
 
-/// A raw `rd_kafka_error_t` (from calls the rdkafka crate does not wrap) → ours.
-///
-/// # Safety
-/// `ptr` is null or an error object we own; it is destroyed here.
-unsafe fn raw_error(ptr: *mut rd::rd_kafka_error_t, what: &str) -> Option<TxnError> {
-    if ptr.is_null() {
-        return None;
-    }
-    let text = std::ffi::CStr::from_ptr(rd::rd_kafka_error_string(ptr))
-        .to_string_lossy()
-        .into_owned();
-    let out = TxnError {
+/// A raw librdkafka error (from calls the rdkafka crate does not wrap) → ours.
+fn raw_error(e: rd::RawError, what: &str) -> TxnError {
+    TxnError {
         error: Error::Kafka {
-            code: rd::rd_kafka_error_code(ptr).into(),
-            message: format!("{what}: {text}"),
-            fatal: rd::rd_kafka_error_is_fatal(ptr) != 0,
+            code: e.code,
+            message: format!("{what}: {}", e.text),
+            fatal: e.fatal,
         },
-        retriable: rd::rd_kafka_error_is_retriable(ptr) != 0,
-        txn_requires_abort: rd::rd_kafka_error_txn_requires_abort(ptr) != 0,
-    };
-    rd::rd_kafka_error_destroy(ptr);
-    Some(out)
+        retriable: e.retriable,
+        txn_requires_abort: e.txn_requires_abort,
+    }
 }
 
 /// A wait longer than librdkafka's `int` milliseconds hold is no limit there
@@ -203,27 +193,15 @@ fn settle_before_abort(p: &RdProducer, limit: Duration) {
 
 /// Consumer group metadata: a group id (str), or the serialized form librdkafka
 /// writes (`bytes`, what confluent-kafka's `consumer_group_metadata()` holds).
-fn group_metadata(
-    group: &Bound<'_, PyAny>,
-) -> Result<*mut rd::rd_kafka_consumer_group_metadata_t, TxnError> {
+fn group_metadata(group: &Bound<'_, PyAny>) -> Result<rd::GroupMetadata, TxnError> {
     if let Ok(id) = group.extract::<String>() {
         let id = CString::new(id)
             .map_err(|_| Error::Config("group id contains a NUL character".into()))?;
-        // SAFETY: a valid C string; the result is owned by the caller.
-        return Ok(unsafe { rd::rd_kafka_consumer_group_metadata_new(id.as_ptr()) });
+        return Ok(rd::GroupMetadata::new(&id));
     }
     if let Ok(bytes) = group.cast::<PyBytes>() {
-        let data = bytes.as_bytes();
-        let mut out = std::ptr::null_mut();
-        // SAFETY: `data` outlives the call; on success `out` is owned by the caller.
-        let err = unsafe {
-            rd::rd_kafka_consumer_group_metadata_read(&mut out, data.as_ptr().cast(), data.len())
-        };
-        // SAFETY: err is null or ours.
-        if let Some(e) = unsafe { raw_error(err, "consumer group metadata") } {
-            return Err(e);
-        }
-        return Ok(out);
+        return rd::GroupMetadata::read(bytes.as_bytes())
+            .map_err(|e| raw_error(e, "consumer group metadata"));
     }
     Err(Error::Config(format!(
         "group metadata must be a group id (str) or serialized consumer group metadata (bytes), got {}",
@@ -273,18 +251,7 @@ impl OffsetEntry {
         let epoch = self.leader_epoch.filter(|e| *e >= 0);
         // `extract` refused topics with a NUL, so the CString is always made.
         if let (Some(epoch), Ok(topic)) = (epoch, CString::new(self.topic.as_str())) {
-            // SAFETY: the list is ours and alive; find returns the element just
-            // added (or null, checked); setting its leader epoch writes only it.
-            unsafe {
-                let raw = rd::rd_kafka_topic_partition_list_find(
-                    list.ptr(),
-                    topic.as_ptr(),
-                    self.partition,
-                );
-                if !raw.is_null() {
-                    rd::rd_kafka_topic_partition_set_leader_epoch(raw, epoch);
-                }
-            }
+            rd::set_leader_epoch(list, &topic, self.partition, epoch);
         }
         Ok(())
     }
@@ -318,29 +285,10 @@ pub fn send_offsets(
             .map_err(|e| txn_error(&e, what).into_py(py))?;
     }
     let cgm = group_metadata(group).map_err(|e| e.into_py(py))?;
-    // Raw pointers are not Send; carry them across the GIL release as addresses.
-    let (list_addr, cgm_addr) = (list.ptr() as usize, cgm as usize);
     let ms = timeout::rd_millis(timeout);
-    let result = call(py, client, what, move |p| {
-        // SAFETY: the handle, list and metadata are alive for the whole call.
-        let err = unsafe {
-            rd::rd_kafka_send_offsets_to_transaction(
-                p.client().native_ptr(),
-                list_addr as *const _,
-                cgm_addr as *const _,
-                ms,
-            )
-        };
-        // SAFETY: err is null or ours.
-        match unsafe { raw_error(err, what) } {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    });
-    // SAFETY: created above and not used after this.
-    unsafe { rd::rd_kafka_consumer_group_metadata_destroy(cgm) };
-    drop(list);
-    result
+    call(py, client, what, |p| {
+        rd::send_offsets_to_transaction(p, &list, &cgm, ms).map_err(|e| raw_error(e, what))
+    })
 }
 
 /// `with producer.transaction(): ...` — begins on entry (running

@@ -61,7 +61,9 @@ const _: () = assert!(std::mem::size_of::<Slot>() == 48, "the size the docs give
 
 // SAFETY: `batch` is only an address, dereferenced by `BatchSlot::get` while the
 // batch's in-flight reference is held; the rest are atomics.
+#[allow(unsafe_code)]
 unsafe impl Send for Slot {}
+#[allow(unsafe_code)]
 unsafe impl Sync for Slot {}
 
 /// A batch whose result may now be built (see [`Batch::result`]); once per batch.
@@ -108,6 +110,7 @@ impl Batch {
 
     /// Record one outcome. The last one missing completes the batch and gets the
     /// in-flight records' reference to it (to wake an async caller, or drop).
+    #[allow(unsafe_code)]
     pub fn report(&self, index: usize, outcome: Result<Landed, Error>) -> Option<Arc<Batch>> {
         // SAFETY: `set` says true once per batch, and only for a batch that had
         // records, whose in-flight reference `new` made and nobody else takes.
@@ -231,6 +234,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone, Copy)]
 pub struct BatchSlot(pub(super) usize);
 
+#[allow(unsafe_code)]
 impl BatchSlot {
     /// The batch and the record's index.
     ///

@@ -23,7 +23,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::{Headers, Message};
-use rdkafka::producer::{DeliveryResult, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, ProducerContext};
 use rdkafka::util::IntoOpaque;
 
 pub mod batch;
@@ -37,6 +37,10 @@ use crate::errors::{self, Error};
 use crate::metadata::metadata_object;
 use crate::observe::{self, Event, Observer};
 use batch::SLOT_TAG;
+
+/// Our producer: rdkafka's, with [`Context`] routing its reports. Here, next to
+/// the context, so that `rd.rs` (which `observe` uses) stays a leaf.
+pub type RdProducer = BaseProducer<Context>;
 
 /// What to do with a record's delivery report; travels through librdkafka as the
 /// message's opaque pointer.
@@ -69,11 +73,17 @@ const ENTRY_TAG: usize = 2;
 /// - tagged ([`SLOT_TAG`]): a batch record's [`BatchSlot`];
 /// - tagged ([`ENTRY_TAG`]): a polled record's `Box<polled::Entry>`;
 /// - otherwise a `Box<Completion>`.
+///
+/// Its `unsafe` (and the batch slots' in `batch.rs`) stays here rather than in
+/// `rd.rs`: it is the encoding of our own types into one pointer, which only
+/// these two files may see inside; `lib.rs` allows it item by item.
 pub struct Opaque(*mut std::ffi::c_void);
 
 // SAFETY: an Opaque owns a Completion (or is a batch record's slot address), and
 // Completion is Send + Sync.
+#[allow(unsafe_code)]
 unsafe impl Send for Opaque {}
+#[allow(unsafe_code)]
 unsafe impl Sync for Opaque {}
 
 impl Drop for Opaque {
@@ -100,6 +110,7 @@ impl From<Completion> for Opaque {
     }
 }
 
+#[allow(unsafe_code)]
 impl From<Opaque> for Completion {
     fn from(mut opaque: Opaque) -> Self {
         let ptr = std::mem::replace(&mut opaque.0, std::ptr::null_mut());
@@ -118,6 +129,7 @@ impl From<Opaque> for Completion {
     }
 }
 
+#[allow(unsafe_code)]
 impl IntoOpaque for Opaque {
     fn into_ptr(mut self) -> *mut std::ffi::c_void {
         std::mem::replace(&mut self.0, std::ptr::null_mut())
@@ -274,6 +286,7 @@ impl Context {
     }
 
     /// A batch record's outcome into its slot; the last one wakes an async caller.
+    #[allow(unsafe_code)]
     fn report_in_batch(&self, slot: BatchSlot, outcome: Result<Landed, Error>) {
         // SAFETY: this is the record's one report.
         let (batch, index) = unsafe { slot.get() };
@@ -371,6 +384,7 @@ fn run_callback(py: Python<'_>, callback: &Py<PyAny>, outcome: Outcome) {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)]
 mod tests {
     use super::*;
 
