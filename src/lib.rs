@@ -38,6 +38,7 @@ pub mod refusal;
 #[allow(unsafe_code)]
 pub mod serialize;
 pub mod serve;
+pub mod suggest;
 pub mod testing;
 pub mod timeout;
 pub mod transactions;

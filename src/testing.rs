@@ -23,6 +23,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use crate::client::FORK_GENERATION;
 use crate::errors::{self, Error, Result};
 use crate::rd;
+use crate::suggest;
 use crate::timeout::{self, Deadline};
 
 /// The rdkafka mock cluster, made shareable between threads (`rd.rs` says why
@@ -445,12 +446,8 @@ fn error_code(value: &Bound<'_, PyAny>) -> Result<RDKafkaRespErr> {
 }
 
 fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    let wanted = normalize(name);
-    candidates
-        .map(|c| (strsim::jaro_winkler(&wanted, &normalize(c)), c))
-        .filter(|(score, _)| *score > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+    suggest::closest(name, candidates, normalize)
+        .map(|c| format!(" (did you mean {c:?}?)"))
         .unwrap_or_default()
 }
 
