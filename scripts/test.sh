@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every check and test, from a fresh clone: the README's test command and CI's.
-#   lint (cargo fmt, clippy -D warnings, ruff) → cargo test → release wheel
+#   lint (cargo fmt, clippy -D warnings, ruff, import circles) → cargo test → release wheel
 #   → auditwheel → install the wheel into a fresh venv → pytest against it
 #   (real Apache Kafka clusters on 127.0.0.1, started and stopped by the tests).
 # Extra arguments go to pytest (e.g. scripts/test.sh -k blocking -x).
@@ -18,6 +18,8 @@ cargo test --release --locked
 step "ruff"
 .venv/bin/ruff check python tests scripts benches examples fuzz
 .venv/bin/ruff format --check python tests scripts benches examples fuzz
+step "import circles (Rust crate:: paths, Python imports)"
+.venv/bin/python scripts/import_cycles.py
 
 step "release wheel"
 build_wheel

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 
-use crate::delivery::Outcome;
+use crate::delivery::outcome::Outcome;
 
 /// One record's report, as its `poll` needs it: the callback, and the key and
 /// value objects its `Message` hands back (confluent-kafka's report carries them).
