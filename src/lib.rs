@@ -1,16 +1,27 @@
 //! kafkify's native core: a Kafka producer for Python on librdkafka.
 //!
-//! Module map: `config` (names → librdkafka properties), `serialize` (values, keys,
-//! headers → bytes), `client` (librdkafka handle, threads, lifecycle), `delivery`
-//! (reports → blocked threads, callbacks), `wakeup` (outcomes → asyncio loops),
-//! `expedite` (awaited records leave when their loop goes idle, not after linger),
-//! `queue` (records → librdkafka, and the overflow line for async callers),
-//! `producer` (the Python class), `transactions`, `cluster` (metadata queries, purge),
-//! `metadata` (RecordMetadata), `errors` (one enum → Python exceptions), `observe`
-//! (logging, global errors, statistics, counters), `polled` (reports served by the caller's
-//! `poll()`, for the confluent shim), `refusal` (records fail at once when the brokers
-//! refuse our credentials or TLS), `serve` (a waiting caller serves
-//! librdkafka's report queue), `testing` (librdkafka's mock cluster for tests).
+//! Module map (the README's layout table says the same):
+//! - `config` (names → librdkafka properties); `timeout` (timeouts and deadlines);
+//!   `suggest` ("did you mean" for unknown names);
+//! - `serialize` (values, keys, headers → bytes; `serialize::json` the JSON walker:
+//!   `mod` errors and paths, `walk` the walk, `types` the extra types, `escape`);
+//! - `rd` (every raw FFI call outside the serializer: `unsafe` is denied elsewhere,
+//!   bar the opaque-pointer encoding in `delivery`);
+//! - `client` (librdkafka handle, threads, lifecycle), `queue` (records → librdkafka,
+//!   and the overflow line for async callers), `serve` (a waiting caller serves
+//!   librdkafka's report queue), `expedite` (awaited records leave when their loop
+//!   goes idle, not after linger);
+//! - `delivery` (a report → a woken thread, a callback or a future: `mod` the
+//!   `Completion`, its opaque pointer, the router `Context`, the dispatcher thread;
+//!   `outcome` what a report says; `batch` the `send_batch` protocol), `aio` (outcomes
+//!   → asyncio loops, futures settled, `send_async` expiry, lifecycle calls on a
+//!   thread), `metadata` (RecordMetadata, outcomes as Python values);
+//! - `producer` (the Python class), `transactions`, `cluster` (metadata queries,
+//!   purge, the error-code table), `errors` (one enum → Python exceptions), `observe`
+//!   (logging, global errors, statistics, counters), `refusal` (records fail at once
+//!   when the brokers refuse our credentials or TLS), `polled` (reports served by the
+//!   caller's `poll()`, for the confluent shim), `testing` (librdkafka's mock cluster
+//!   for tests).
 
 // `unsafe` lives in `rd` (raw FFI) and `serialize` (the JSON walker's CPython
 // fast path), plus the opaque-pointer encoding in `delivery` (see there).

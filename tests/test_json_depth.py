@@ -2,7 +2,7 @@
 
 Too deep raises ``SerializationRecursionError``: a ``SerializationError`` naming the
 path, and the ``RecursionError`` that ``json.dumps`` raises for the same inputs
-(``src/serialize/json.rs``, ``src/serialize/stack.rs``). Each case that crashed
+(``src/serialize/json/``, ``src/serialize/stack.rs``). Each case that crashed
 the interpreter before runs in a subprocess, so a crash fails the test (exit code
 -11) instead of killing pytest, and runs the real ``json.dumps`` on the same input
 beside kafkify, through ``kafkify.dumps`` and through a producer's

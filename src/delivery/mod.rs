@@ -5,7 +5,7 @@
 //! - whoever serves the report queue (our poll thread, or a blocking caller while
 //!   it waits: see `serve`) calls [`Context::delivery`], without the GIL: a
 //!   blocking call's [`Waiter`] or [`Batch`] is filled in, an awaited record's
-//!   future is queued for its loop (`wakeup`), and everything else that needs
+//!   future is queued for its loop (`aio`), and everything else that needs
 //!   Python becomes a [`Job`];
 //! - our **dispatcher thread** takes the GIL once per batch of jobs: delivery
 //!   callbacks and log lines.

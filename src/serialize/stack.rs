@@ -1,5 +1,5 @@
 //! How much native stack the current thread has left, for the JSON walker
-//! (`json.rs`), which recurses once per nesting level and may be re-entered from
+//! (`json/walk.rs`), which recurses once per nesting level and may be re-entered from
 //! a `default=` callback: it stops with an error before the stack runs out.
 //!
 //! The interpreter's own counter (`Py_EnterRecursiveCall`, which the walker also
