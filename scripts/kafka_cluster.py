@@ -597,6 +597,16 @@ def _launch(node: Node, jars: Path) -> None:
         )
 
 
+def random_cluster_id() -> str:
+    """A cluster id as Kafka makes them (a URL-safe base64 UUID), never starting with
+    '-': StorageTool's argument parser would take ``--cluster-id -x...`` for an option
+    and the format would fail, once in 64 starts (Kafka's Uuid.randomUuid skips those too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def start_cluster(
     size: int = 1, *, security: bool = True, startup_timeout: float = 120.0
 ) -> Cluster:
@@ -610,7 +620,7 @@ def start_cluster(
         for i in range(1, size + 1)
     ]
     voters = ",".join(f"{n.node_id}@{HOST}:{n.ports['CONTROLLER']}" for n in nodes)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = random_cluster_id()
     cluster = Cluster(nodes, jars, pki, workdir)
     _started.add(cluster)
     try:
