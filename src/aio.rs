@@ -12,7 +12,7 @@
 //! Why not `call_soon_threadsafe` from a Rust thread: that thread must take the
 //! GIL, and while the loop thread is busy running tasks it waits up to the switch
 //! interval (5 ms) for it; measured, that capped 100 awaiting tasks at ~20k
-//! records/s (see ../shared/notes/toolchain.md §5 for the per-record version).
+//! records/s.
 
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};

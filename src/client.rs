@@ -1,7 +1,8 @@
 //! The producer's engine, without Python objects: the librdkafka client, its poll
 //! and dispatcher threads, and a lifecycle that never loses queued records.
 //!
-//! Shutdown rules (see ../shared/notes/toolchain.md §6 for the crashes behind them):
+//! Shutdown rules (the README's design notes, "No asyncio bridge crate", tell the
+//! crashes at interpreter exit behind them):
 //! - `close` flushes first; what is still queued when its time runs out is purged
 //!   so each record's caller hears about it, and the count is reported.
 //! - threads are joined with the GIL released, and nothing touches Python once the
