@@ -38,24 +38,20 @@ def loop(producer_cls: Any, bootstrap: str, topic: str, records: int, style: str
         if err is None:
             delivered += 1
 
+    # poll0: poll(0) after every record (a full queue: a short poll); backpressure:
+    # poll only when produce() says the queue is full.
+    poll_each = style == "poll0"
+    when_full = 0.01 if poll_each else 0.1
     started = time.perf_counter()
-    if style == "poll0":
-        for _ in range(records):
-            while True:
-                try:
-                    p.produce(topic, value, callback=cb)
-                    break
-                except BufferError:
-                    p.poll(0.01)
+    for _ in range(records):
+        while True:
+            try:
+                p.produce(topic, value, callback=cb)
+                break
+            except BufferError:
+                p.poll(when_full)
+        if poll_each:
             p.poll(0)
-    else:
-        for _ in range(records):
-            while True:
-                try:
-                    p.produce(topic, value, callback=cb)
-                    break
-                except BufferError:
-                    p.poll(0.1)
     p.flush()
     elapsed = time.perf_counter() - started
     assert delivered == records, (delivered, records)
