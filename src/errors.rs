@@ -36,6 +36,16 @@ pub enum Error {
         message: String,
         fatal: bool,
     },
+    /// A transactional call's error, with librdkafka's advice on what to do next:
+    /// call again (`retriable`), abort and start over (`txn_requires_abort`), or
+    /// nothing (`fatal`: the producer is unusable).
+    Txn {
+        code: Code,
+        message: String,
+        fatal: bool,
+        retriable: bool,
+        txn_requires_abort: bool,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -59,13 +69,13 @@ impl Error {
             Error::Timeout(_) => "KafkaTimeoutError",
             Error::Closed => "ProducerClosedError",
             Error::Forked { .. } => "ProducerForkedError",
-            Error::Kafka { code, .. } => class_for_code(*code),
+            Error::Kafka { code, .. } | Error::Txn { code, .. } => class_for_code(*code),
         }
     }
 
     fn code(&self) -> Option<Code> {
         match self {
-            Error::Kafka { code, .. } => Some(*code),
+            Error::Kafka { code, .. } | Error::Txn { code, .. } => Some(*code),
             Error::Timeout(_) => Some(Code::MessageTimedOut),
             _ => None,
         }
@@ -74,13 +84,17 @@ impl Error {
     fn retriable(&self) -> bool {
         match self {
             Error::Kafka { code, fatal, .. } => !fatal && is_retriable(*code),
+            Error::Txn { retriable, .. } => *retriable,
             Error::Timeout(_) => true,
             _ => false,
         }
     }
 
     fn fatal(&self) -> bool {
-        matches!(self, Error::Kafka { fatal: true, .. })
+        matches!(
+            self,
+            Error::Kafka { fatal: true, .. } | Error::Txn { fatal: true, .. }
+        )
     }
 
     /// Build the Python exception object (not raised).
@@ -101,6 +115,12 @@ impl Error {
         }
         exc.setattr("retriable", self.retriable())?;
         exc.setattr("fatal", self.fatal())?;
+        if let Error::Txn {
+            txn_requires_abort, ..
+        } = self
+        {
+            exc.setattr("txn_requires_abort", *txn_requires_abort)?;
+        }
         Ok(PyErr::from_value(exc))
     }
 }
@@ -113,7 +133,7 @@ impl fmt::Display for Error {
             | Error::SerializationRecursion(m)
             | Error::InvalidTopic(m)
             | Error::Timeout(m) => f.write_str(m),
-            Error::Kafka { message, .. } => f.write_str(message),
+            Error::Kafka { message, .. } | Error::Txn { message, .. } => f.write_str(message),
             Error::Closed => f.write_str("the producer is closed"),
             Error::Forked { parent_pid } => write!(
                 f,

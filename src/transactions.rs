@@ -27,57 +27,25 @@ use crate::timeout;
 /// Clients whose `init_transactions` succeeded, so `transaction()` runs it once.
 static INITIALIZED: Mutex<Vec<Weak<Client>>> = Mutex::new(Vec::new());
 
-/// An error from a transactional call, with librdkafka's advice on what to do next.
-struct TxnError {
-    error: Error,
-    retriable: bool,
-    txn_requires_abort: bool,
-}
-
-impl TxnError {
-    fn into_py(self, py: Python<'_>) -> PyErr {
-        let err = self.error.to_py(py);
-        let value = err.value(py);
-        // Setting plain attributes on our own exception classes cannot fail.
-        let _ = value.setattr("retriable", self.retriable);
-        let _ = value.setattr("txn_requires_abort", self.txn_requires_abort);
-        err
-    }
-}
-
-impl From<Error> for TxnError {
-    fn from(error: Error) -> Self {
-        TxnError {
-            error,
-            retriable: false,
-            txn_requires_abort: false,
-        }
-    }
-}
-
-fn txn_error(err: &RdError, what: &str) -> TxnError {
+fn txn_error(err: &RdError, what: &str) -> Error {
     match err {
-        RdError::Transaction(e) => TxnError {
-            error: Error::Kafka {
-                code: e.code(),
-                message: format!("{what}: {}", e.string()),
-                fatal: e.is_fatal(),
-            },
+        RdError::Transaction(e) => Error::Txn {
+            code: e.code(),
+            message: format!("{what}: {}", e.string()),
+            fatal: e.is_fatal(),
             retriable: e.is_retriable(),
             txn_requires_abort: e.txn_requires_abort(),
         },
-        other => crate::errors::from_rdkafka(other, what).into(),
+        other => crate::errors::from_rdkafka(other, what),
     }
 }
 
 /// A raw librdkafka error (from calls the rdkafka crate does not wrap) → ours.
-fn raw_error(e: rd::RawError, what: &str) -> TxnError {
-    TxnError {
-        error: Error::Kafka {
-            code: e.code,
-            message: format!("{what}: {}", e.text),
-            fatal: e.fatal,
-        },
+fn raw_error(e: rd::RawError, what: &str) -> Error {
+    Error::Txn {
+        code: e.code,
+        message: format!("{what}: {}", e.text),
+        fatal: e.fatal,
         retriable: e.retriable,
         txn_requires_abort: e.txn_requires_abort,
     }
@@ -90,7 +58,7 @@ fn timeout_of(t: Option<Duration>) -> Timeout {
 }
 
 /// The librdkafka handle of a transactional producer (or why there is none).
-fn transactional(client: &Client) -> Result<Arc<RdProducer>, TxnError> {
+fn transactional(client: &Client) -> Result<Arc<RdProducer>, Error> {
     let producer = client.with_producer(|p| Ok(p.clone()))?;
     if client.properties.get("transactional.id").is_none() {
         return Err(Error::Kafka {
@@ -99,8 +67,7 @@ fn transactional(client: &Client) -> Result<Arc<RdProducer>, TxnError> {
                       (librdkafka's transactional.id)"
                 .into(),
             fatal: false,
-        }
-        .into());
+        });
     }
     Ok(producer)
 }
@@ -110,17 +77,16 @@ fn call(
     py: Python<'_>,
     client: &Client,
     what: &str,
-    f: impl FnOnce(&RdProducer) -> Result<(), TxnError> + Send,
+    f: impl FnOnce(&RdProducer) -> Result<(), Error> + Send,
 ) -> PyResult<()> {
-    let producer = transactional(client).map_err(|e| e.into_py(py))?;
-    py.detach(|| f(&producer)).map_err(|e| {
-        let mut e = e;
-        if let Error::Kafka { message, .. } = &mut e.error {
+    let producer = transactional(client).map_err(|e| e.to_py(py))?;
+    py.detach(|| f(&producer)).map_err(|mut e| {
+        if let Error::Kafka { message, .. } | Error::Txn { message, .. } = &mut e {
             if !message.starts_with(what) {
                 *message = format!("{what}: {message}");
             }
         }
-        e.into_py(py)
+        e.to_py(py)
     })
 }
 
@@ -193,7 +159,7 @@ fn settle_before_abort(p: &RdProducer, limit: Duration) {
 
 /// Consumer group metadata: a group id (str), or the serialized form librdkafka
 /// writes (`bytes`, what confluent-kafka's `consumer_group_metadata()` holds).
-fn group_metadata(group: &Bound<'_, PyAny>) -> Result<rd::GroupMetadata, TxnError> {
+fn group_metadata(group: &Bound<'_, PyAny>) -> Result<rd::GroupMetadata, Error> {
     if let Ok(id) = group.extract::<String>() {
         let id = CString::new(id)
             .map_err(|_| Error::Config("group id contains a NUL character".into()))?;
@@ -206,8 +172,7 @@ fn group_metadata(group: &Bound<'_, PyAny>) -> Result<rd::GroupMetadata, TxnErro
     Err(Error::Config(format!(
         "group metadata must be a group id (str) or serialized consumer group metadata (bytes), got {}",
         crate::serialize::json::type_name(group)
-    ))
-    .into())
+    )))
 }
 
 /// One consumer offset to commit in a transaction (see `send_offsets`).
@@ -282,9 +247,9 @@ pub fn send_offsets(
         })?;
         offset
             .add_to(&mut list)
-            .map_err(|e| txn_error(&e, what).into_py(py))?;
+            .map_err(|e| txn_error(&e, what).to_py(py))?;
     }
-    let cgm = group_metadata(group).map_err(|e| e.into_py(py))?;
+    let cgm = group_metadata(group).map_err(|e| e.to_py(py))?;
     let ms = timeout::rd_millis(timeout);
     call(py, client, what, |p| {
         rd::send_offsets_to_transaction(p, &list, &cgm, ms).map_err(|e| raw_error(e, what))
