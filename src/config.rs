@@ -209,7 +209,7 @@ pub fn translate(
     }
     for (name, value) in options {
         if name.contains('.') {
-            set_raw(&mut props, name, value)?;
+            set_raw(&mut props, name, name, value)?;
             continue;
         }
         match lookup(name) {
@@ -217,7 +217,7 @@ pub fn translate(
             None => {
                 let dotted = name.replace('_', ".");
                 if rdkafka_properties.contains(&dotted) {
-                    set_raw(&mut props, &dotted, value)?;
+                    set_raw(&mut props, name, &dotted, value)?;
                 } else {
                     return Err(unknown_name(name, rdkafka_properties));
                 }
@@ -225,7 +225,7 @@ pub fn translate(
         }
     }
     for (name, value) in raw {
-        set_raw(&mut props, name, value)?;
+        set_raw(&mut props, name, name, value)?;
     }
     relax_default_idempotence(&mut props, options, raw);
     client_side_request_timeout(&mut props, options, raw);
@@ -298,16 +298,26 @@ pub fn unknown_name(name: &str, rdkafka_properties: &[String]) -> Error {
     Error::Config(format!("unknown configuration option {name:?}{hint}"))
 }
 
-fn set_raw(props: &mut Properties, property: &str, value: &Value) -> Result<()> {
+/// librdkafka's numeric properties are C `int`s: it parses a larger number and
+/// keeps it truncated (2**40 ms became 0, "no limit", for delivery.timeout.ms).
+const RDKAFKA_INT_MAX: i64 = i32::MAX as i64;
+const OUT_OF_INT_RANGE: &str = "a number between -2147483648 and 2147483647: librdkafka's \
+                                numeric properties are 32-bit";
+
+/// Set `property` (the user's option `name`, named in errors) to `value` as given.
+fn set_raw(props: &mut Properties, name: &str, property: &str, value: &Value) -> Result<()> {
     let rendered = match value {
         Value::None => {
             props.0.remove(property);
             return Ok(());
         }
         Value::Bool(b) => b.to_string(),
+        Value::Int(i) if !(-RDKAFKA_INT_MAX - 1..=RDKAFKA_INT_MAX).contains(i) => {
+            return Err(bad_value(name, value, OUT_OF_INT_RANGE))
+        }
         Value::Int(i) => i.to_string(),
         // librdkafka's range checks let NaN through (every comparison is false).
-        Value::Float(f) if f.is_nan() => return Err(bad_value(property, value, "a number")),
+        Value::Float(f) if f.is_nan() => return Err(bad_value(name, value, "a number")),
         Value::Float(f) => render_float(*f),
         Value::Str(s) => s.clone(),
         Value::List(l) => l.join(","),
@@ -344,14 +354,28 @@ fn apply(props: &mut Properties, name: &str, rule: Rule, value: &Value) -> Resul
         Rule::Rename(prop) => match value {
             // librdkafka's range checks let NaN through (every comparison is false).
             Value::Float(f) if f.is_nan() => return Err(bad_value(name, value, "a number")),
-            Value::Int(_) | Value::Float(_) | Value::Str(_) => set_raw(props, prop, value)?,
+            Value::Int(_) | Value::Float(_) | Value::Str(_) => set_raw(props, name, prop, value)?,
             Value::None => {
                 props.0.remove(prop);
             }
             _ => return Err(bad_value(name, value, "a number")),
         },
         Rule::Count(prop) => match value {
+            Value::Int(i) if *i > RDKAFKA_INT_MAX => {
+                return Err(bad_value(
+                    name,
+                    value,
+                    "a non-negative integer up to 2147483647",
+                ))
+            }
             Value::Int(i) if *i >= 0 => put(prop, i.to_string()),
+            Value::Float(f) if *f > RDKAFKA_INT_MAX as f64 => {
+                return Err(bad_value(
+                    name,
+                    value,
+                    "a non-negative integer up to 2147483647",
+                ))
+            }
             Value::Float(f) if *f >= 0.0 && f.fract() == 0.0 => put(prop, render_float(*f)),
             Value::None => {
                 props.0.remove(prop);
@@ -408,9 +432,9 @@ fn apply(props: &mut Properties, name: &str, rule: Rule, value: &Value) -> Resul
         },
         Rule::BufferMemory => match value {
             // kafka-python counts bytes; librdkafka counts kilobytes.
-            Value::Int(i) if *i > 0 => put(
+            Value::Int(i) if *i > 0 && (*i - 1) / 1024 < RDKAFKA_INT_MAX => put(
                 "queue.buffering.max.kbytes",
-                ((*i + 1023) / 1024).to_string(),
+                ((*i - 1) / 1024 + 1).to_string(),
             ),
             _ => return Err(bad_value(name, value, "a positive number of bytes")),
         },
@@ -597,5 +621,55 @@ mod tests {
         assert!(!err.contains("123456"), "{err}");
         assert_eq!(redacted("sasl.password", "hunter2"), "********");
         assert_eq!(redacted("client.id", "svc"), "svc");
+    }
+
+    /// librdkafka keeps a number past 32 bits truncated (issue 10, defect 10): such
+    /// a value, and NaN, must fail naming the option the user wrote.
+    #[test]
+    fn numbers_librdkafka_would_truncate_are_refused_by_name() {
+        let huge = Value::Int(1 << 40);
+        let cases = [
+            (
+                opts(&[("delivery_timeout_ms", huge.clone())]),
+                vec![],
+                "'delivery_timeout_ms'",
+            ),
+            (opts(&[("linger_ms", huge.clone())]), vec![], "'linger_ms'"),
+            (
+                opts(&[("linger_ms", Value::Float(f64::NAN))]),
+                vec![],
+                "'linger_ms'",
+            ),
+            (
+                opts(&[("batch_size", Value::Float(1e308))]),
+                vec![],
+                "'batch_size'",
+            ),
+            (
+                opts(&[("buffer_memory", Value::Int(i64::MAX))]),
+                vec![],
+                "'buffer_memory'",
+            ),
+            (
+                vec![],
+                opts(&[("linger.ms", Value::Int(i64::MIN))]),
+                "'linger.ms'",
+            ),
+            (
+                vec![],
+                opts(&[("linger.ms", Value::Float(f64::NAN))]),
+                "'linger.ms'",
+            ),
+        ];
+        for (named, raw, option) in cases {
+            let err = translate(&named, &raw, &rd()).unwrap_err().to_string();
+            assert!(err.contains(option), "{err}");
+        }
+        let ok = translate(
+            &opts(&[("batch_size", Value::Int(i32::MAX.into()))]),
+            &[],
+            &rd(),
+        );
+        assert_eq!(ok.unwrap().get("batch.size"), Some("2147483647"));
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyIterator, PyList, PyString, PyTuple, PyType};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::Producer as _;
@@ -186,7 +186,16 @@ impl Producer {
     #[classmethod]
     fn from_config(_cls: &Bound<'_, PyType>, mapping: &Bound<'_, PyAny>) -> PyResult<Self> {
         let dict = PyDict::new(mapping.py());
-        dict.call_method1("update", (mapping,))?;
+        dict.call_method1("update", (mapping,)).map_err(|e| {
+            if !e.is_instance_of::<pyo3::exceptions::PyTypeError>(mapping.py()) {
+                return e;
+            }
+            // dict.update says "'int' object is not iterable": name the argument.
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "from_config: mapping must be a mapping of option names to values, not {}",
+                crate::serialize::json::type_name(mapping)
+            ))
+        })?;
         let take = |name: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
             let v = dict.get_item(name)?;
             if v.is_some() {
@@ -647,6 +656,10 @@ impl Producer {
         topic: Option<&str>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        // As send does: a cluster that creates topics on request would make it.
+        if let Some(t) = topic {
+            validate_topic(t)?;
+        }
         let timeout = timeout::seconds_or("timeout", timeout, self.max_block)?;
         cluster::list_topics(py, &self.client, topic, timeout)
     }
@@ -1027,9 +1040,9 @@ impl Producer {
         make_batch: impl FnOnce(usize) -> Arc<Batch>,
         when_full: WhenFull,
     ) -> PyResult<Arc<Batch>> {
-        let values: Vec<Bound<'py, PyAny>> = values.try_iter()?.collect::<PyResult<_>>()?;
+        let values: Vec<Bound<'py, PyAny>> = iterate(values, "values")?.collect::<PyResult<_>>()?;
         let keys: Option<Vec<Bound<'py, PyAny>>> = match keys.filter(|k| !k.is_none()) {
-            Some(k) => Some(k.try_iter()?.collect::<PyResult<_>>()?),
+            Some(k) => Some(iterate(k, "keys")?.collect::<PyResult<_>>()?),
             None => None,
         };
         if let Some(k) = &keys {
@@ -1264,7 +1277,20 @@ fn to_value(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
         return Ok(Value::Bool(b.is_true()));
     }
     if let Ok(i) = v.cast::<PyInt>() {
-        return Ok(Value::Int(i.extract()?));
+        // Past i64 no option means anything (librdkafka's are i32 at most), but a
+        // bare OverflowError would not say which option it was (issue 10, defect 10).
+        return i.extract().map(Value::Int).map_err(|_| {
+            let shown = masked(name, || {
+                v.str()
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|_| "an int too long to print".into())
+            });
+            Error::Config(format!(
+                "invalid value for '{name}': {shown} (out of range: expected an integer \
+                 between -2**63 and 2**63-1)"
+            ))
+            .into()
+        });
     }
     if let Ok(f) = v.cast::<PyFloat>() {
         return Ok(Value::Float(f.value()));
@@ -1277,13 +1303,33 @@ fn to_value(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
             return Ok(Value::List(items));
         }
     }
-    let shown = if config::is_secret(name) || name.contains("password") {
-        "********".to_string()
-    } else {
-        crate::serialize::json::type_name(v)
-    };
+    let shown = masked(name, || crate::serialize::json::type_name(v));
     Err(Error::Config(format!(
         "invalid value for '{name}': {shown} (expected str, int, float, bool or a list of str)"
     ))
     .into())
+}
+
+/// `obj`'s iterator; a TypeError naming the argument `what` if it is not iterable
+/// (Python's own "'int' object is not iterable" does not say which argument).
+pub fn iterate<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyIterator>> {
+    obj.try_iter().map_err(|e| {
+        if e.is_instance_of::<pyo3::exceptions::PyTypeError>(obj.py()) {
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "{what}: expected an iterable, got {}",
+                crate::serialize::json::type_name(obj)
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+/// A value as shown in an error about option `name`: masked if it is a secret.
+fn masked(name: &str, show: impl FnOnce() -> String) -> String {
+    if config::is_secret(name) || name.contains("password") {
+        "********".to_string()
+    } else {
+        show()
+    }
 }
