@@ -1,6 +1,7 @@
 //! The `Producer` Python class: argument handling, encoding, and the three ways
 //! to wait for a delivery (block, await, callback).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -839,13 +840,13 @@ impl Producer {
                         value: Payload::Scratch(bytes),
                         ..record
                     };
-                    self.submit(py, record, completion, when_full, false)
+                    self.submit(py, record, completion, when_full, false, &mut || {})
                 })?
             }
             _ => {
                 let value = self.encode(&self.value_encoder, r.value, "value")?;
                 let record = Prepared { value, ..record };
-                self.submit(py, record, completion, when_full, false)
+                self.submit(py, record, completion, when_full, false, &mut || {})
             }
         }
     }
@@ -899,7 +900,8 @@ impl Producer {
     /// Hand a prepared record to librdkafka; `when_full` says what a full queue
     /// means. `counted`: the record is counted as pending already (a batch counts
     /// all its records at once, see `queue::try_send`). On an error the record
-    /// is not counted any more.
+    /// is not counted any more. `before_wait` runs once before the GIL is first
+    /// released to wait for room (a batch copies its other records then).
     fn submit(
         &self,
         py: Python<'_>,
@@ -907,6 +909,7 @@ impl Producer {
         completion: Completion,
         when_full: WhenFull,
         counted: bool,
+        before_wait: &mut dyn FnMut(),
     ) -> std::result::Result<(), PyErrOrError> {
         let headers = p.headers.take();
         let call = match when_full {
@@ -969,6 +972,9 @@ impl Producer {
                 };
                 return Err(self.uncounted(err, true).into());
             }
+            // Before anything can let another thread run (a signal handler, the
+            // wait): a batch copies its other mutable buffers (`hold_rest`).
+            before_wait();
             // Ctrl+C (any signal handler that raises) ends the wait: not sent.
             if let Err(raised) = py.check_signals() {
                 self.client.record_not_queued();
@@ -1075,31 +1081,61 @@ impl Producer {
         // twice, once to check and once to send: keeping 200k encoded records
         // costs more (~100 bytes each, written once and read once).
         let borrowing = self.value_encoder.borrows() && self.key_encoder.borrows();
-        let mut prepared = Vec::with_capacity(if borrowing { 0 } else { count });
+        let mut prepared = VecDeque::with_capacity(if borrowing { 0 } else { count });
         for i in 0..count {
-            let p = self.prepare(&record(i)).map_err(|e| batch_error(i, e))?;
+            let mut p = self.prepare(&record(i)).map_err(|e| batch_error(i, e))?;
             if !borrowing {
-                prepared.push(p);
+                // A JSON or callable encoder can run Python code, and with it other
+                // threads, before the batch is queued: keep bytearrays as they are now.
+                p.value.snapshot();
+                p.key.snapshot();
+                prepared.push_back(p);
             }
         }
-        let mut prepared = prepared.into_iter();
+        // The batch sends the bytes its bytearrays/memoryviews held at the call
+        // (issue 10, defect 11). From here to the last record the GIL stays held,
+        // so no other thread can change them, except while `submit` waits for
+        // queue room: just before it first lets go, `hold_rest` copies every
+        // mutable buffer not handed over yet (a bytes-only batch copies nothing,
+        // and a batch that never finds the queue full pays nothing). Should a new
+        // step here release the GIL, it must call `hold_rest` first.
+        let mut held = false;
         let batch = make_batch(count);
         // Counted as pending all at once (see `queue::try_send`).
         let producer = self.client.with_producer(|p| Ok(p.clone()))?;
         producer.context().records_queued(count);
         for index in 0..count {
             let completion = Completion::InBatch(batch.slot(index));
-            let p = match prepared.next() {
+            let p = match prepared.pop_front() {
                 Some(p) => Ok(p),
                 // The same encoders on the same objects, checked above.
                 None => self
                     .prepare(&record(index))
                     .map_err(|e| self.uncounted(batch_error(index, e), true)),
             };
+            let mut hold_rest = || {
+                if std::mem::replace(&mut held, true) {
+                    return;
+                }
+                if borrowing {
+                    // The same encoders on the same objects, checked above; should
+                    // one fail now, the loop meets that record fresh and reports it.
+                    for i in index + 1..count {
+                        let Ok(p) = self.prepare(&record(i)) else {
+                            break;
+                        };
+                        prepared.push_back(p);
+                    }
+                }
+                for p in prepared.iter_mut() {
+                    p.value.snapshot();
+                    p.key.snapshot();
+                }
+            };
             let sent = match p {
                 Ok(mut p) => {
                     p.headers = shared_headers.clone();
-                    self.submit(py, p, completion, when_full, true)
+                    self.submit(py, p, completion, when_full, true, &mut hold_rest)
                 }
                 Err(err) => Err(PyErrOrError::Kafka(err)),
             };

@@ -227,7 +227,9 @@ class Producer:
         """Send many records with one call and one wait (GIL released).
 
         Returns one entry per value, in input order: its RecordMetadata, or the
-        KafkaError that record failed with.
+        KafkaError that record failed with. Each record carries the bytes its value
+        and key held when the call was made: a bytearray or memoryview that another
+        thread changes while the call waits for queue room is sent as it was.
 
         Raises:
             SerializationError: a value or key cannot be encoded; nothing was queued.
