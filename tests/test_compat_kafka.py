@@ -252,6 +252,35 @@ def test_configuration_triage(bootstrap: str) -> None:
     producer.close()
 
 
+def test_secrets_are_masked_in_config_and_repr(kafka: Any) -> None:
+    """kafka-python keeps ``sasl_plain_password`` in plaintext in ``.config``; the shim
+    masks every secret there and in its repr, as the core does (issue 10, defect 10),
+    and still authenticates with the real one."""
+    secrets = {"sasl_plain_password": kafka.users["alice"], "ssl_password": "key-secret-42"}
+    with KafkaProducer(
+        bootstrap_servers=kafka.bootstrap("SASL_PLAINTEXT"),
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+        sasl_plain_username="alice",
+        **secrets,
+    ) as producer:
+        shown = f"{producer.config!r} {producer!r} {producer._producer.config!r}"
+        for secret in secrets.values():
+            assert secret not in shown
+        assert producer.config["sasl_plain_password"] == "********"
+        assert producer.config["ssl_password"] == "********"
+        assert producer.config["sasl_plain_username"] == "alice"
+        assert producer.bootstrap_connected()
+
+
+def test_too_large_integers_name_the_option() -> None:
+    """``batch_size=10**30`` was a bare OverflowError (issue 10, defect 10)."""
+    with pytest.raises(Errors.KafkaConfigurationError, match="batch_size"):
+        KafkaProducer(batch_size=10**30)
+    with pytest.raises(Errors.KafkaConfigurationError, match="linger_ms"):
+        KafkaProducer(linger_ms=2**40)
+
+
 def test_partitions_for_metrics_bootstrap_connected(bootstrap: str, topic: str) -> None:
     with KafkaProducer(bootstrap_servers=bootstrap) as producer:
         assert producer.bootstrap_connected()

@@ -59,6 +59,22 @@ CORE_OPTIONS = frozenset(
 )
 
 
+#: What a secret option's value reads as wherever a shim shows its configuration
+#: (the core's ``Producer.config`` and repr mask the same way: src/config.rs, ``is_secret``).
+MASK = "********"
+
+
+def is_secret(name: str) -> bool:
+    """Whether option ``name`` holds a secret (``sasl_plain_password``, ``ssl_password``,
+    ...): src/config.rs's rule, for snake_case names too."""
+    return "password" in name or "secret" in name or name.endswith("pem")
+
+
+def masked(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with every secret value (that is set) shown as :data:`MASK`."""
+    return {k: MASK if is_secret(k) and v is not None else v for k, v in config.items()}
+
+
 class IgnoredOptionWarning(UserWarning):
     """An option of the original client that means nothing on librdkafka."""
 

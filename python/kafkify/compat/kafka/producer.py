@@ -137,6 +137,10 @@ class KafkaProducer:
         )
         self._outstanding = _common.Outstanding()
         self._closed = False
+        # kafka-python keeps the password in plaintext here; the core gets it above
+        # and no one needs it back, so ``.config`` (and any repr or log of it)
+        # shows it masked, as ``kafkify.Producer.config`` does (issue 10, defect 10).
+        self.config = _common.masked(self.config)
 
     def send(
         self,
@@ -292,6 +296,11 @@ class KafkaProducer:
             call(*args)
         except kafkify.KafkaError as e:
             raise Errors.from_kafkify(e) from e
+
+    def __repr__(self) -> str:
+        state = " closed" if getattr(self, "_closed", False) else ""
+        core = getattr(self, "_producer", None)  # None if __init__ raised
+        return f"<kafkify.compat.kafka.KafkaProducer {core!r}{state}>"
 
     def __enter__(self) -> KafkaProducer:
         return self
