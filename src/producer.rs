@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyIterator, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::Producer as _;
@@ -1046,9 +1046,10 @@ impl Producer {
         make_batch: impl FnOnce(usize) -> Arc<Batch>,
         when_full: WhenFull,
     ) -> PyResult<Arc<Batch>> {
-        let values: Vec<Bound<'py, PyAny>> = iterate(values, "values")?.collect::<PyResult<_>>()?;
+        let values: Vec<Bound<'py, PyAny>> =
+            serialize::iterate(values, "values")?.collect::<PyResult<_>>()?;
         let keys: Option<Vec<Bound<'py, PyAny>>> = match keys.filter(|k| !k.is_none()) {
-            Some(k) => Some(iterate(k, "keys")?.collect::<PyResult<_>>()?),
+            Some(k) => Some(serialize::iterate(k, "keys")?.collect::<PyResult<_>>()?),
             None => None,
         };
         if let Some(k) = &keys {
@@ -1344,21 +1345,6 @@ fn to_value(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
         "invalid value for '{name}': {shown} (expected str, int, float, bool or a list of str)"
     ))
     .into())
-}
-
-/// `obj`'s iterator; a TypeError naming the argument `what` if it is not iterable
-/// (Python's own "'int' object is not iterable" does not say which argument).
-pub fn iterate<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyIterator>> {
-    obj.try_iter().map_err(|e| {
-        if e.is_instance_of::<pyo3::exceptions::PyTypeError>(obj.py()) {
-            pyo3::exceptions::PyTypeError::new_err(format!(
-                "{what}: expected an iterable, got {}",
-                crate::serialize::json::type_name(obj)
-            ))
-        } else {
-            e
-        }
-    })
 }
 
 /// A value as shown in an error about option `name`: masked if it is a secret.

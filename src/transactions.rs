@@ -236,7 +236,7 @@ pub fn send_offsets(
 ) -> PyResult<()> {
     let what = "send_offsets_to_transaction";
     let mut list = TopicPartitionList::new();
-    for item in crate::producer::iterate(offsets, "offsets")? {
+    for item in crate::serialize::iterate(offsets, "offsets")? {
         let item = item?;
         let offset = OffsetEntry::extract(&item).ok_or_else(|| {
             PyErr::from(Error::Config(format!(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import threading
 import time
 import types
@@ -544,17 +545,13 @@ def test_real_broker_huge_timeouts_and_bad_partitions(bootstrap: str, topic: str
         assert p.partitions_for(topic) == [0, 1, 2]  # defect 4: max_block_ms past 24.8 days
         assert topic in p.list_topics(timeout=3e6)["topics"]
         metas = [p.send(topic, {"i": i}, key=str(i), timeout=1e308) for i in range(3)]
-        batch = p.send_batch(topic, [{"i": i} for i in range(3, 6)], timeout=math_inf())
+        batch = p.send_batch(topic, [{"i": i} for i in range(3, 6)], timeout=math.inf)
         with pytest.raises(kafkify.KafkaError) as e:
             p.send(topic, {"i": -1}, partition=7, timeout=30)
         assert "partition" in text_of(e.value)
     assert all(isinstance(m, kafkify.RecordMetadata) for m in [*metas, *batch])
     got = read_back(bootstrap, topic, 6)
-    assert sorted(r.value() for r in got) == sorted(kafkify.dumps({"i": i}) for i in range(6))
-
-
-def math_inf() -> float:
-    return float("inf")
+    assert sorted(r.value for r in got) == sorted(kafkify.dumps({"i": i}) for i in range(6))
 
 
 # --- every public callable has a case --------------------------------------------------

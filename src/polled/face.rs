@@ -120,9 +120,19 @@ impl PolledProducer {
         headers: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<()> {
         let a = self.attached()?;
-        let callback = present(on_delivery)
-            .or(present(callback))
-            .map(|c| c.clone().unbind())
+        let given = present(on_delivery)
+            .map(|c| ("on_delivery", c))
+            .or(present(callback).map(|c| ("callback", c)));
+        if let Some((name, c)) = given.filter(|(_, c)| !c.is_callable()) {
+            // As confluent-kafka checks it: at produce(), not as a TypeError from a
+            // later poll() that also loses the record's report.
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "{name} expects a callable, not {}",
+                crate::serialize::json::type_name(c)
+            )));
+        }
+        let callback = given
+            .map(|(_, c)| c.clone().unbind())
             .or_else(|| a.default_callback.as_ref().map(|c| c.clone_ref(py)));
         // confluent-kafka takes str values as UTF-8; the core (value_serializer="bytes")
         // only bytes-like ones, so a str becomes bytes here, once.

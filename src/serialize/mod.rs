@@ -8,7 +8,9 @@ pub mod json;
 mod stack;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
+use pyo3::types::{
+    PyByteArray, PyBytes, PyDict, PyIterator, PyList, PyMemoryView, PyString, PyTuple,
+};
 use rdkafka::message::{Header, OwnedHeaders};
 
 use crate::errors::{Error, Result};
@@ -294,4 +296,19 @@ pub fn encode_headers(obj: &Bound<'_, PyAny>) -> Result<Option<OwnedHeaders>> {
 
 fn header_error(message: String) -> Error {
     Error::Serialization(message)
+}
+
+/// `obj`'s iterator; a TypeError naming the argument `what` if it is not iterable
+/// (Python's own "'int' object is not iterable" does not say which argument).
+pub fn iterate<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyIterator>> {
+    obj.try_iter().map_err(|e| {
+        if e.is_instance_of::<pyo3::exceptions::PyTypeError>(obj.py()) {
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "{what}: expected an iterable, got {}",
+                json::type_name(obj)
+            ))
+        } else {
+            e
+        }
+    })
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import time
 import warnings
 import weakref
@@ -188,7 +189,7 @@ class Producer(PolledProducer):
             Exception: whatever a delivery callback raises.
         """
         self._check_open()
-        return self._flush(timeout)
+        return self._flush(_checked_timeout(timeout))
 
     def _flush(self, timeout: float | None) -> int:
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
@@ -312,6 +313,20 @@ class Producer(PolledProducer):
             return fn(*args)
         except BaseException as e:
             _reraise(e)
+
+
+def _checked_timeout(timeout: Any) -> float | None:
+    """``flush``'s timeout, refused by name as ``poll`` (src/polled/face.rs) refuses it:
+    even with nothing to wait for, so a bad value does not pass unnoticed."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"flush() timeout must be a number, not {type(timeout).__name__}")
+    if math.isnan(timeout):
+        raise kafkify.ConfigError(
+            "invalid value for 'timeout': nan (expected a number of seconds; -1 or None: forever)"
+        )
+    return timeout
 
 
 def _reraise(e: BaseException) -> NoReturn:
