@@ -9,6 +9,7 @@ use pyo3::types::{PyDict, PyList};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::metadata::Metadata;
 use rdkafka::producer::{Producer as _, PurgeConfig};
+use rdkafka::types::RDKafkaErrorCode as Code;
 
 use crate::client::Client;
 use crate::delivery::RdProducer;
@@ -141,4 +142,34 @@ pub fn purge(
 #[pyfunction]
 pub fn librdkafka_error_codes() -> Vec<(i32, String, String)> {
     rd::error_descriptions()
+}
+
+/// The partition ids of `topic`, sorted, fetched within `timeout` (None: no limit).
+pub fn partitions_for(
+    py: Python<'_>,
+    client: &Client,
+    topic: &str,
+    timeout: Option<Duration>,
+) -> PyResult<Vec<i32>> {
+    // Not under the client's lock: close() must not wait for this wait.
+    let producer = client.producer()?;
+    let ids = py.detach(move || {
+        let md = fetch_metadata(&producer, Some(topic), timeout, |e| {
+            errors::from_rdkafka(e, &metadata_context(Some(topic)))
+        })?;
+        let t = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .ok_or_else(|| {
+                Error::kafka(Code::UnknownTopicOrPartition, format!("topic {topic:?}"))
+            })?;
+        if let Some(err) = t.error() {
+            return Err(Error::kafka(err.into(), format!("topic {topic:?}")));
+        }
+        let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+        ids.sort_unstable();
+        Ok(ids)
+    })?;
+    Ok(ids)
 }

@@ -16,8 +16,10 @@
 //!   `outcome` what a report says; `batch` the `send_batch` protocol), `aio` (outcomes
 //!   → asyncio loops, futures settled, `send_async` expiry, lifecycle calls on a
 //!   thread), `metadata` (RecordMetadata, outcomes as Python values);
-//! - `producer` (the Python class), `transactions`, `cluster` (metadata queries,
-//!   purge, the error-code table), `errors` (one enum → Python exceptions), `observe`
+//! - `producer` (the Python class: thin shells), `args` (a call's Python arguments,
+//!   checked and named), `enqueue` (the engine every send goes through: encode,
+//!   hand to librdkafka, wait for room, batches, blocking waits), `transactions`,
+//!   `cluster` (metadata queries, partitions_for, purge, the error-code table), `errors` (one enum → Python exceptions), `observe`
 //!   (logging, global errors, statistics, counters), `refusal` (records fail at once
 //!   when the brokers refuse our credentials or TLS), `polled` (reports served by the
 //!   caller's `poll()`, for the confluent shim), `testing` (librdkafka's mock cluster
@@ -32,10 +34,12 @@ use std::sync::atomic::Ordering;
 use pyo3::prelude::*;
 
 pub mod aio;
+pub mod args;
 pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod delivery;
+pub mod enqueue;
 pub mod errors;
 pub mod expedite;
 pub mod metadata;

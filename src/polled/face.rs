@@ -13,10 +13,11 @@ use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 use super::message::Message;
 use super::{PollQueue, Report, Served};
+use crate::args::{present, Record};
 use crate::client::SIGNAL_CHECK_INTERVAL;
 use crate::delivery::Completion;
 use crate::errors::PyErrOrError;
-use crate::producer::{present, Producer, Record};
+use crate::producer::Producer;
 use crate::timeout::{self, Deadline};
 
 /// What confluent-kafka raises for a call on a closed producer.
@@ -160,7 +161,12 @@ impl PolledProducer {
         // Counted before librdkafka sees it: its report can come back first.
         a.queue.add_pending();
         let core = a.core.get();
-        match core.enqueue(py, &record, Completion::Polled(entry), core.when_full()) {
+        match core.engine.enqueue(
+            py,
+            &record,
+            Completion::Polled(entry),
+            core.engine.when_full(),
+        ) {
             Ok(()) => Ok(()),
             Err(err) => {
                 a.queue.sub_pending();
