@@ -1,41 +1,10 @@
 //! A call's Python arguments, checked and named: the arguments of one record
-//! ([`Record`], topic names), of a batch (which record an error is about), and the
-//! constructor's options (kafkify's own, and every other as a config [`Value`]).
-
-use std::time::Duration;
+//! ([`Record`], topic names) and of a batch (which record an error is about).
+//! The constructor's options are `config::from_py`'s.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::config::{self, Value};
 use crate::errors::{Error, Result};
-use crate::timeout::{self, Unit};
-
-/// The `max_block_ms=` and `exit_timeout_ms=` arguments.
-pub(crate) struct Limits<'a, 'py> {
-    pub(crate) max_block_ms: Option<&'a Bound<'py, PyAny>>,
-    pub(crate) exit_timeout_ms: Option<&'a Bound<'py, PyAny>>,
-}
-
-/// A non-negative duration option given in milliseconds (inf or too large: no
-/// limit, `Duration::MAX`; the rules are `timeout`'s).
-pub(crate) fn millis_option(
-    name: &str,
-    value: Option<&Bound<'_, PyAny>>,
-    default: Duration,
-) -> Result<Duration> {
-    match value.filter(|v| !v.is_none()) {
-        Some(v) => Ok(timeout::parse(name, v, Unit::Millis)?.unwrap_or(Duration::MAX)),
-        None => Ok(default),
-    }
-}
-
-/// The `value_serializer=`, `key_serializer=` and `json_default=` arguments.
-pub(crate) struct Serializers<'a, 'py> {
-    pub(crate) value: Option<&'a Bound<'py, PyAny>>,
-    pub(crate) key: Option<&'a Bound<'py, PyAny>>,
-    pub(crate) json_default: Option<&'a Bound<'py, PyAny>>,
-}
 
 /// A key or value that is there (Python None counts as absent).
 pub(crate) fn present<'a, 'py>(
@@ -54,18 +23,6 @@ pub(crate) struct Record<'a, 'py> {
     pub partition: Option<i32>,
     pub timestamp_ms: Option<i64>,
 }
-
-/// Options that belong to kafkify itself, not to librdkafka.
-pub(crate) const OWN_OPTIONS: &[&str] = &[
-    "value_serializer",
-    "key_serializer",
-    "max_block_ms",
-    "exit_timeout_ms",
-    "config",
-    "on_error",
-    "on_stats",
-    "log_deliveries",
-];
 
 /// Name the record of a batch an error is about.
 pub(crate) fn batch_error(index: usize, err: Error) -> Error {
@@ -100,77 +57,5 @@ pub(crate) fn validate_topic(topic: &str) -> Result<()> {
             "invalid topic name {topic:?}: {p}"
         ))),
         None => Ok(()),
-    }
-}
-
-/// Python config values → [`Value`]s.
-pub(crate) fn to_values(d: &Bound<'_, PyDict>) -> PyResult<Vec<(String, Value)>> {
-    let mut out = Vec::with_capacity(d.len());
-    for (k, v) in d.iter() {
-        let name: String = k.extract().map_err(|_| {
-            Error::Config(format!(
-                "configuration names must be str, got {}",
-                crate::serialize::json::type_name(&k)
-            ))
-        })?;
-        if OWN_OPTIONS.contains(&name.as_str()) {
-            return Err(Error::Config(format!(
-                "{name:?} is a kafkify option: pass it as a keyword argument, not inside config="
-            ))
-            .into());
-        }
-        let value = to_value(&name, &v)?;
-        out.push((name, value));
-    }
-    Ok(out)
-}
-
-pub(crate) fn to_value(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
-    if v.is_none() {
-        return Ok(Value::None);
-    }
-    if let Ok(b) = v.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
-    }
-    if let Ok(i) = v.cast::<PyInt>() {
-        // Past i64 no option means anything (librdkafka's are i32 at most), but a
-        // bare OverflowError would not say which option it was (issue 10, defect 10).
-        return i.extract().map(Value::Int).map_err(|_| {
-            let shown = masked(name, || {
-                v.str()
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|_| "an int too long to print".into())
-            });
-            Error::Config(format!(
-                "invalid value for '{name}': {shown} (out of range: expected an integer \
-                 between -2**63 and 2**63-1)"
-            ))
-            .into()
-        });
-    }
-    if let Ok(f) = v.cast::<PyFloat>() {
-        return Ok(Value::Float(f.value()));
-    }
-    if let Ok(s) = v.cast::<PyString>() {
-        return Ok(Value::Str(s.to_str()?.to_owned()));
-    }
-    if v.cast::<PyList>().is_ok() || v.cast::<PyTuple>().is_ok() {
-        if let Ok(items) = v.extract::<Vec<String>>() {
-            return Ok(Value::List(items));
-        }
-    }
-    let shown = masked(name, || crate::serialize::json::type_name(v));
-    Err(Error::Config(format!(
-        "invalid value for '{name}': {shown} (expected str, int, float, bool or a list of str)"
-    ))
-    .into())
-}
-
-/// A value as shown in an error about option `name`: masked if it is a secret.
-pub(crate) fn masked(name: &str, show: impl FnOnce() -> String) -> String {
-    if config::is_secret(name) || name.contains("password") {
-        "********".to_string()
-    } else {
-        show()
     }
 }

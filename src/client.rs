@@ -11,7 +11,7 @@
 //!   handle: they do not exist there.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock, RwLock, Weak};
+use std::sync::{mpsc, Arc, Mutex, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ use crate::observe::{self, Hooks, Observer};
 use crate::queue::Overflow;
 use crate::rd;
 use crate::serve::Server;
-use crate::timeout::{self, Deadline, Unit};
+use crate::timeout::Deadline;
 
 /// Bumped in the child after every `fork()` (see `lib.rs`).
 pub static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -103,7 +103,7 @@ impl Client {
                 .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?
         };
         // librdkafka's default linger.ms is 5 ms.
-        let linger = millis(&properties, "linger.ms", "queue.buffering.max.ms");
+        let linger = config::librdkafka::millis(&properties, "linger.ms", "queue.buffering.max.ms");
         let expediter = Expediter::new(linger.unwrap_or(Duration::from_millis(5)));
         let expedite_thread = match &expediter {
             Some(expediter) => {
@@ -117,8 +117,9 @@ impl Client {
             }
             None => None,
         };
-        let delivery_timeout = millis(&properties, "delivery.timeout.ms", "message.timeout.ms")
-            .unwrap_or(Duration::from_secs(300));
+        let delivery_timeout =
+            config::librdkafka::millis(&properties, "delivery.timeout.ms", "message.timeout.ms")
+                .unwrap_or(Duration::from_secs(300));
         let client = Arc::new(Client {
             producer: RwLock::new(Some(producer)),
             server,
@@ -370,16 +371,6 @@ impl Client {
     }
 }
 
-/// A property in milliseconds, set under its name or its alias (librdkafka takes
-/// fractions for some, such as linger.ms); None when unset (librdkafka's default).
-fn millis(properties: &Properties, name: &str, alias: &str) -> Option<Duration> {
-    properties
-        .get(name)
-        .or(properties.get(alias))
-        .and_then(|v| v.parse::<f64>().ok())
-        .and_then(|ms| timeout::from_f64(ms, Unit::Millis).flatten())
-}
-
 /// Flush in short slices with the GIL released, running signal handlers between.
 fn flush_interruptibly(
     py: Python<'_>,
@@ -414,7 +405,7 @@ fn config_error(err: &rdkafka::error::KafkaError) -> Error {
         E::ClientConfig(_, description, key, value) => {
             let shown = config::redacted(key, value);
             if description.contains("No such configuration property") {
-                config::unknown_name(key, rdkafka_properties())
+                config::unknown_name(key, config::librdkafka::rdkafka_properties())
             } else {
                 Error::Config(format!(
                     "invalid value for '{key}': {shown:?}: {description}"
@@ -426,18 +417,6 @@ fn config_error(err: &rdkafka::error::KafkaError) -> Error {
         }
         other => errors::from_rdkafka(other, "creating the producer"),
     }
-}
-
-/// The names of every librdkafka property (for suggestions and `_` → `.` spelling).
-pub fn rdkafka_properties() -> &'static [String] {
-    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-    NAMES.get_or_init(|| rdkafka_defaults().iter().map(|(k, _)| k.clone()).collect())
-}
-
-/// librdkafka's properties with their default values, from a fresh configuration.
-pub fn rdkafka_defaults() -> &'static [(String, String)] {
-    static DEFAULTS: OnceLock<Vec<(String, String)>> = OnceLock::new();
-    DEFAULTS.get_or_init(rd::conf_defaults)
 }
 
 /// Closes started for garbage-collected producers, still running or not joined yet.

@@ -1,7 +1,9 @@
 //! kafkify's native core: a Kafka producer for Python on librdkafka.
 //!
 //! Module map (the README's layout table says the same):
-//! - `config` (names → librdkafka properties); `timeout` (timeouts and deadlines);
+//! - `config` (names → librdkafka properties: `mod` the rules and `translate`, pure;
+//!   `from_py` the constructor's options from Python; `librdkafka` its property table,
+//!   kafkify's defaults, a value as librdkafka parses it; `value` a value as given); `timeout` (timeouts and deadlines);
 //!   `suggest` ("did you mean" for unknown names);
 //! - `serialize` (values, keys, headers → bytes; `serialize::json` the JSON walker:
 //!   `mod` errors and paths, `walk` the walk, `types` the extra types, `escape`);
@@ -68,7 +70,7 @@ fn librdkafka_version() -> String {
 /// e.g. ["gzip", "snappy", "ssl", "sasl_scram", "zstd", ...].
 #[pyfunction]
 fn librdkafka_features() -> Vec<String> {
-    client::rdkafka_defaults()
+    config::librdkafka::rdkafka_defaults()
         .iter()
         .find(|(name, _)| name == "builtin.features")
         .map(|(_, value)| value.split(',').map(str::to_owned).collect())

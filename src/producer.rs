@@ -10,11 +10,10 @@ use rdkafka::error::KafkaError as RdError;
 use rdkafka::types::RDKafkaErrorCode as Code;
 
 use crate::aio::{self, expire_fn, run_in_thread, running_loop};
-use crate::args::{
-    millis_option, to_value, to_values, validate_topic, Limits, Record, Serializers,
-};
+use crate::args::{validate_topic, Record};
 use crate::client::{self, Client};
 use crate::cluster;
+use crate::config::from_py::{millis_option, to_value, to_values, Limits, Serializers};
 use crate::config::{self, Value};
 use crate::delivery::batch::BatchLoop;
 use crate::delivery::{Batch, Completion, Outcome, Waiter};
@@ -666,7 +665,7 @@ impl Producer {
         limits: Limits<'_, '_>,
         hooks: observe::Hooks,
     ) -> Result<Self> {
-        let properties = config::translate(named, raw, client::rdkafka_properties())?;
+        let properties = config::translate(named, raw, config::librdkafka::rdkafka_properties())?;
         let max_block = match limits.max_block_ms.filter(|v| !v.is_none()) {
             Some(v) => timeout::parse("max_block_ms", v, Unit::Millis)?,
             None => Some(DEFAULT_MAX_BLOCK),

@@ -1,7 +1,5 @@
 //! "Did you mean ...?": the known name closest to one that is not known, for
-//! error messages (`testing`'s request and error names; `config::unknown_name`
-//! still has its own copy of the rule, to be switched to this one with the
-//! config/ split, issue 11).
+//! error messages (`config::unknown_name`, and `testing`'s request and error names).
 
 /// How alike two names must be (Jaro-Winkler) to be suggested.
 const ALIKE: f64 = 0.85;

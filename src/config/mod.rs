@@ -5,60 +5,15 @@
 //! The translation is pure Rust over [`Value`] so it is unit-tested without Python;
 //! `producer.rs` converts Python objects into [`Value`]s.
 
-use std::collections::BTreeMap;
+pub mod from_py;
+pub mod librdkafka;
+pub mod value;
 
 use crate::errors::{Error, Result};
-
-/// A configuration value as given by the user, before translation.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    None,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    List(Vec<String>),
-}
-
-impl Value {
-    /// Render for messages; never used for secrets (see [`redacted`]).
-    fn describe(&self) -> String {
-        match self {
-            Value::None => "None".into(),
-            Value::Bool(b) => if *b { "True" } else { "False" }.into(),
-            Value::Int(i) => i.to_string(),
-            Value::Float(f) => f.to_string(),
-            Value::Str(s) => format!("{s:?}"),
-            Value::List(l) => format!("{l:?}"),
-        }
-    }
-}
-
-/// kafkify's defaults: safe for production (the seeds all ask for acks=all and
-/// idempotence) and fast (lz4, a short linger so records share batches).
-pub const DEFAULTS: &[(&str, &str)] = &[
-    ("acks", "all"),
-    ("enable.idempotence", "true"),
-    ("compression.type", "lz4"),
-    ("linger.ms", "5"),
-];
-
-/// Properties whose values must never appear in a repr, a log line or an error.
-pub fn is_secret(property: &str) -> bool {
-    property.contains("password")
-        || property.contains("secret")
-        || property.ends_with(".pem")
-        || property == "sasl.oauthbearer.config"
-        || property == "ssl.key.pem"
-}
-
-pub fn redacted<'a>(property: &str, value: &'a str) -> &'a str {
-    if is_secret(property) {
-        "********"
-    } else {
-        value
-    }
-}
+use crate::suggest;
+use librdkafka::{render_float, set_raw, DEFAULTS, RDKAFKA_INT_MAX};
+use value::bad_value;
+pub use value::{is_secret, redacted, Properties, Value};
 
 /// How a snake_case name becomes librdkafka properties.
 #[derive(Clone, Copy)]
@@ -173,16 +128,6 @@ const RULES: &[(&str, Rule)] = &[
     ("selector", Rule::Ignored),
 ];
 
-/// The librdkafka properties a user's options turn into, in a stable order.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Properties(pub BTreeMap<String, String>);
-
-impl Properties {
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
-    }
-}
-
 /// The names users may pass as keywords (for suggestions and documentation).
 pub fn known_names() -> impl Iterator<Item = &'static str> {
     RULES.iter().map(|(name, _)| *name)
@@ -286,63 +231,11 @@ fn relax_default_idempotence(
 pub fn unknown_name(name: &str, rdkafka_properties: &[String]) -> Error {
     let mut candidates: Vec<&str> = known_names().collect();
     candidates.extend(rdkafka_properties.iter().map(String::as_str));
-    let best = candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    let hint = match best {
-        Some((_, c)) => format!("; did you mean {c:?}?"),
+    let hint = match suggest::closest(name, candidates, str::to_owned) {
+        Some(c) => format!("; did you mean {c:?}?"),
         None => String::new(),
     };
     Error::Config(format!("unknown configuration option {name:?}{hint}"))
-}
-
-/// librdkafka's numeric properties are C `int`s: it parses a larger number and
-/// keeps it truncated (2**40 ms became 0, "no limit", for delivery.timeout.ms).
-const RDKAFKA_INT_MAX: i64 = i32::MAX as i64;
-const OUT_OF_INT_RANGE: &str = "a number between -2147483648 and 2147483647: librdkafka's \
-                                numeric properties are 32-bit";
-
-/// Set `property` (the user's option `name`, named in errors) to `value` as given.
-fn set_raw(props: &mut Properties, name: &str, property: &str, value: &Value) -> Result<()> {
-    let rendered = match value {
-        Value::None => {
-            props.0.remove(property);
-            return Ok(());
-        }
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) if !(-RDKAFKA_INT_MAX - 1..=RDKAFKA_INT_MAX).contains(i) => {
-            return Err(bad_value(name, value, OUT_OF_INT_RANGE))
-        }
-        Value::Int(i) => i.to_string(),
-        // librdkafka's range checks let NaN through (every comparison is false).
-        Value::Float(f) if f.is_nan() => return Err(bad_value(name, value, "a number")),
-        Value::Float(f) => render_float(*f),
-        Value::Str(s) => s.clone(),
-        Value::List(l) => l.join(","),
-    };
-    props.0.insert(property.into(), rendered);
-    Ok(())
-}
-
-fn render_float(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
-    } else {
-        f.to_string()
-    }
-}
-
-fn bad_value(name: &str, value: &Value, expected: &str) -> Error {
-    let shown = if is_secret(name) {
-        "********".to_string()
-    } else {
-        value.describe()
-    };
-    Error::Config(format!(
-        "invalid value for '{name}': {shown} (expected {expected})"
-    ))
 }
 
 fn apply(props: &mut Properties, name: &str, rule: Rule, value: &Value) -> Result<()> {
