@@ -122,6 +122,7 @@ fn _kafkify(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dumps, m)?)?;
     m.add_function(wrap_pyfunction!(client::_shutdown_all, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_error_class_names, m)?)?;
+    m.add_function(wrap_pyfunction!(config::from_py::_core_accepts, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -16,6 +16,7 @@ __all__ = [
     "_MockCluster",
     "_shutdown_all",
     "_error_class_names",
+    "_core_accepts",
     "PolledMessage",
     "PolledProducer",
     "librdkafka_error_codes",
@@ -64,6 +65,9 @@ def dumps(
     """
 
 def _shutdown_all() -> None: ...
+def _core_accepts(name: str) -> bool:
+    """Whether the core takes keyword-style option ``name`` (for the compat shims)."""
+
 def _error_class_names() -> list[str]:
     """Every kafkify.errors class name the core can raise (for a test)."""
 

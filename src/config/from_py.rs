@@ -120,3 +120,10 @@ pub(crate) fn masked(name: &str, show: impl FnOnce() -> String) -> String {
         show()
     }
 }
+
+/// Whether the core takes keyword-style option `name` (see `config::accepts`):
+/// what the compat shims pass through to it.
+#[pyfunction]
+pub fn _core_accepts(name: &str) -> bool {
+    super::accepts(name, super::librdkafka::rdkafka_properties())
+}

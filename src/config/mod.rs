@@ -137,6 +137,16 @@ fn lookup(name: &str) -> Option<Rule> {
     RULES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
 }
 
+/// Whether `translate` takes keyword-style option `name`: one of [`RULES`], or a
+/// librdkafka property spelled with `_` (`queue_buffering_max_kbytes`). The shims
+/// ask this (`_kafkify._core_accepts`) rather than keep a list of their own.
+pub fn accepts(name: &str, rdkafka_properties: &[String]) -> bool {
+    if name.contains('.') {
+        return rdkafka_properties.iter().any(|p| p == name);
+    }
+    lookup(name).is_some() || rdkafka_properties.contains(&name.replace('_', "."))
+}
+
 /// Translate user options into librdkafka properties, on top of [`DEFAULTS`].
 ///
 /// `options` are keyword-style names (snake_case, or dotted librdkafka names);

@@ -12,61 +12,24 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import kafkify
+from kafkify._kafkify import _core_accepts
 
-#: Options the core translates itself (kafka-python / aiokafka snake_case names).
-CORE_OPTIONS = frozenset(
-    {
-        "bootstrap_servers",
-        "client_id",
-        "acks",
-        "retries",
-        "batch_size",
-        "max_batch_size",
-        "linger_ms",
-        "buffer_memory",
-        "compression_type",
-        "max_request_size",
-        "request_timeout_ms",
-        "delivery_timeout_ms",
-        "enable_idempotence",
-        "max_in_flight_requests_per_connection",
-        "transactional_id",
-        "transaction_timeout_ms",
-        "security_protocol",
-        "sasl_mechanism",
-        "sasl_plain_username",
-        "sasl_plain_password",
-        "sasl_kerberos_service_name",
-        "ssl_cafile",
-        "ssl_certfile",
-        "ssl_keyfile",
-        "ssl_password",
-        "ssl_crlfile",
-        "ssl_ciphers",
-        "ssl_check_hostname",
-        "metadata_max_age_ms",
-        "retry_backoff_ms",
-        "reconnect_backoff_ms",
-        "reconnect_backoff_max_ms",
-        "connections_max_idle_ms",
-        "receive_buffer_bytes",
-        "send_buffer_bytes",
-        # librdkafka has these under the same dotted names.
-        "receive_message_max_bytes",
-        "client_dns_lookup",
-        "socket_connection_setup_timeout_ms",
-    }
-)
+
+def core_accepts(name: str) -> bool:
+    """Whether the core takes option ``name`` itself: its kafka-python / aiokafka
+    names, or a librdkafka property spelled with ``_`` (src/config/mod.rs
+    ``accepts``; asked of the core, so the shims keep no copy of its names)."""
+    return _core_accepts(name)
 
 
 #: What a secret option's value reads as wherever a shim shows its configuration
-#: (the core's ``Producer.config`` and repr mask the same way: src/config.rs, ``is_secret``).
+#: (the core's ``Producer.config`` and repr mask the same way: src/config/value.rs, ``is_secret``).
 MASK = "********"
 
 
 def is_secret(name: str) -> bool:
     """Whether option ``name`` holds a secret (``sasl_plain_password``, ``ssl_password``,
-    ...): src/config.rs's rule, for snake_case names too."""
+    ...): src/config/value.rs's rule, for snake_case names too."""
     return "password" in name or "secret" in name or name.endswith("pem")
 
 
@@ -105,7 +68,7 @@ def triage(
                 stacklevel=3,  # the user's constructor call
             )
             continue
-        if name in known or name in CORE_OPTIONS:
+        if name in known or core_accepts(name):
             out[name] = value
         else:
             unknown.append(name)

@@ -115,7 +115,7 @@ class AIOKafkaProducer:
 
     def __init__(self, **configs: Any) -> None:
         unknown = set(configs) - SHIM_OPTIONS - IGNORED.keys() - UNSUPPORTED.keys()
-        unknown -= _common.CORE_OPTIONS
+        unknown = {name for name in unknown if not _common.core_accepts(name)}
         if unknown:
             raise UnrecognizedConfigs(f"Unrecognized configs: {sorted(unknown)}")
         if configs.get("loop") is not None:
