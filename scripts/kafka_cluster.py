@@ -6,17 +6,14 @@ cluster for the failure tests), ``benches/``, ``examples/demo.py``, and a CLI::
 
     python scripts/kafka_cluster.py fetch            # download the jars, print their dir
     python scripts/kafka_cluster.py run [-n 3]       # start, print bootstrap, wait for Ctrl+C
-    kafkify bench -b "$(...run output...)"          # the CLI's bench against it
 
 What it does:
 - **Jars**: the pinned Kafka release (``scripts/kafka/pom.xml``) with its runtime
-  dependencies, fetched from Maven Central by ``mvn dependency:copy-dependencies``
-  (Maven checks the checksums) into ``$KAFKIFY_CACHE/kafka/<version>-<pom digest>/`` (default
-  ``~/.cache/kafkify``): ~45 MB, ~10 s on first use.
-- **Nodes**: N combined broker+controller nodes (static ``controller.quorum.voters``),
-  storage formatted in a temp dir, every port a free 127.0.0.1 port, 768 MB heap each
-  (3 nodes fit a 2-core 24 GB machine beside the tests). With N ≥ 3 topics default to
-  replication factor 3 and ``min.insync.replicas=2``.
+  dependencies, fetched from Maven Central (checksums checked) into
+  ``$KAFKIFY_CACHE/kafka/<version>-<pom digest>/``: ~45 MB, ~10 s on first use.
+- **Nodes**: N combined broker+controller KRaft nodes, storage in a temp dir, free
+  127.0.0.1 ports (only 127.0.0.1 is ever used), 768 MB heap each. With N ≥ 3 topics
+  default to replication factor 3 and ``min.insync.replicas=2``.
 - **Listeners** (``security=True``; every node, each on its own port):
 
   | name           | protocol       | what                                               |
@@ -28,17 +25,13 @@ What it does:
   | SASL_SSL       | SASL_SSL       | the same mechanisms over TLS                        |
   | BADHOST        | SSL            | a cert for ``wrong-host.invalid`` (hostname checks) |
 
-  The PKI (``Pki``) is made with ``openssl`` at start: a CA, the server certs, a client
-  cert whose key is encrypted with a passphrase, and a second CA the broker never
-  heard of. SCRAM users are created when storage is formatted (``--add-scram``),
-  PLAIN users in the listener's JAAS config (``USERS``). StandardAuthorizer runs with
-  ``allow.everyone.if.no.acl.found=true``: a topic is locked only once it has ACLs.
+  The PKI is made at start (scripts/kafka_pki.py). SCRAM users are created when
+  storage is formatted (``--add-scram``), PLAIN users in the listener's JAAS config
+  (``USERS``). StandardAuthorizer runs with ``allow.everyone.if.no.acl.found=true``:
+  a topic is locked only once it has ACLs.
 - **Ready** once every node answers and a metadata request lists all N brokers.
-- **Stopped** by the PIDs it started: ``Cluster.stop()`` (also from ``with``), at
-  interpreter exit, on SIGTERM in ``run``; and each JVM gets ``PR_SET_PDEATHSIG`` so
-  it dies with the Python process that started it even when that is SIGKILLed.
-
-Only 127.0.0.1 is ever used.
+- **Stopped** by the PIDs it started: ``Cluster.stop()`` (also from ``with``), at exit,
+  on SIGTERM in ``run``; each JVM gets ``PR_SET_PDEATHSIG``, so it dies with its parent.
 """
 
 from __future__ import annotations
@@ -66,6 +59,8 @@ from pathlib import Path
 from typing import Protocol
 from xml.etree import ElementTree
 
+from kafka_pki import Pki, make_pki  # the scripts dir is on sys.path (run or imported)
+
 HOST = "127.0.0.1"
 HERE = Path(__file__).resolve().parent
 POM = HERE / "kafka" / "pom.xml"
@@ -86,8 +81,6 @@ HEAP = "-Xmx768m"
 # Users of the SASL listeners: SCRAM-SHA-256/512 and PLAIN all know these.
 # "bob" is the principal the authorization tests deny.
 USERS = {"alice": "alice-s3cret-pw", "bob": "bob-s3cret-pw"}
-CLIENT_KEY_PASSPHRASE = "client-key-passphrase"
-CLIENT_CN = "kafkify-client"
 SECURITY_LISTENERS = ("SSL", "MTLS", "SASL_PLAINTEXT", "SASL_SSL", "BADHOST")
 PROTOCOL_OF = {
     "PLAINTEXT": "PLAINTEXT",
@@ -153,77 +146,6 @@ def fetch() -> Path:
     partial.rename(jars)
     done.touch()
     return jars
-
-
-# ---------------------------------------------------------------------------------
-# certificates
-
-
-@dataclass(frozen=True)
-class Pki:
-    """Files made by ``make_pki``; every path is PEM."""
-
-    ca: Path  # the CA that signed the broker's and the client's certificates
-    rogue_ca: Path  # a CA nobody uses: trusting only it must fail the handshake
-    server: Path  # key + chain for 127.0.0.1 / localhost
-    badhost_server: Path  # key + chain for wrong-host.invalid only
-    client_cert: Path  # CN=kafkify-client, signed by ``ca``
-    client_key: Path  # encrypted with CLIENT_KEY_PASSPHRASE
-    client_key_passphrase: str = CLIENT_KEY_PASSPHRASE
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_pki(directory: Path) -> Pki:
-    """Make a CA, server and client certificates with ``openssl`` (RSA 2048, 2 days)."""
-    d = directory
-    d.mkdir(parents=True, exist_ok=True)
-
-    def ca(name: str) -> None:
-        _openssl(
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.pem",
-            cwd=d,
-        )  # fmt: skip
-
-    def signed(name: str, subject: str, ext: str, *key_args: str) -> None:
-        _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                 *key_args, "-out", f"{name}.key", cwd=d)  # fmt: skip
-        passin = ["-passin", f"pass:{CLIENT_KEY_PASSPHRASE}"] if key_args else []
-        _openssl("req", "-new", "-key", f"{name}.key", *passin, "-subj", subject,
-                 "-out", f"{name}.csr", cwd=d)  # fmt: skip
-        (d / f"{name}.ext").write_text(ext)
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext",
-                 "-out", f"{name}.pem", cwd=d)  # fmt: skip
-
-    ca("ca")
-    ca("rogue-ca")
-    server_ext = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
-    signed("server", "/CN=localhost",
-           server_ext + "subjectAltName=IP:127.0.0.1,DNS:localhost\n")  # fmt: skip
-    signed("badhost", "/CN=wrong-host.invalid",
-           server_ext + "subjectAltName=DNS:wrong-host.invalid\n")  # fmt: skip
-    signed("client", f"/CN={CLIENT_CN}",
-           "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
-           "-aes256", "-pass", f"pass:{CLIENT_KEY_PASSPHRASE}")  # fmt: skip
-    # Kafka's PEM keystore: an unencrypted PKCS#8 key followed by the chain.
-    for name in ("server", "badhost"):
-        (d / f"{name}-keystore.pem").write_text(
-            (d / f"{name}.key").read_text()
-            + (d / f"{name}.pem").read_text()
-            + (d / "ca.pem").read_text()
-        )
-    return Pki(
-        ca=d / "ca.pem",
-        rogue_ca=d / "rogue-ca.pem",
-        server=d / "server-keystore.pem",
-        badhost_server=d / "badhost-keystore.pem",
-        client_cert=d / "client.pem",
-        client_key=d / "client.key",
-    )
 
 
 # ---------------------------------------------------------------------------------
@@ -653,11 +575,8 @@ def _main(argv: list[str]) -> int:
     run = sub.add_parser("run", help="start a cluster, print its bootstrap, wait for Ctrl+C")
     run.add_argument("-n", "--nodes", type=int, default=1)
     run.add_argument("--no-security", action="store_true", help="PLAINTEXT listener only")
-    run.add_argument(
-        "--describe",
-        metavar="FILE",
-        help="write the listeners, PKI and users as JSON (for KAFKA_CLUSTER=FILE pytest)",
-    )
+    describe = "write the listeners, PKI and users as JSON (for KAFKA_CLUSTER=FILE pytest)"
+    run.add_argument("--describe", metavar="FILE", help=describe)
     args = parser.parse_args(argv[1:])
     if args.command == "fetch":
         print(fetch())
@@ -669,10 +588,8 @@ def _main(argv: list[str]) -> int:
         print(cluster.bootstrap_servers, flush=True)
         if args.describe:
             Path(args.describe).write_text(json.dumps(cluster.describe(), indent=2))
-        if cluster.pki is not None:
-            for listener in SECURITY_LISTENERS:
-                print(f"{listener}: {cluster.bootstrap(listener)}", file=sys.stderr)
-            print(f"CA: {cluster.pki.ca}", file=sys.stderr)
+        for listener in SECURITY_LISTENERS if cluster.pki else ():
+            print(f"{listener}: {cluster.bootstrap(listener)}", file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):
             while all(n.running() for n in cluster.nodes):
                 time.sleep(0.5)

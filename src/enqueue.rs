@@ -15,11 +15,14 @@ use crate::aio;
 use crate::args::{batch_error, present, validate_topic, Record};
 use crate::client::Client;
 use crate::client::SIGNAL_CHECK_INTERVAL;
+use crate::config::from_py::{millis_option, Limits, Serializers};
+use crate::config::{self, Value};
 use crate::delivery::{Batch, Completion, Wait};
 use crate::errors::{Error, PyErrOrError, Result};
+use crate::observe;
 use crate::queue::{self, Fields};
 use crate::serialize::{self, encode_headers, Encoder, Payload};
-use crate::timeout::Deadline;
+use crate::timeout::{self, Deadline, Unit};
 
 /// What to do when librdkafka's queue is full.
 #[derive(Clone, Copy)]
@@ -55,6 +58,17 @@ impl Prepared<'_, '_> {
     }
 }
 
+/// kafka-python's `max_block_ms` default: how long `produce` waits for queue room.
+const DEFAULT_MAX_BLOCK: Duration = Duration::from_secs(60);
+
+/// How long a producer nobody closed (garbage-collected, or open at interpreter
+/// exit) keeps trying to deliver its records before they are reported failed.
+/// Long enough for a healthy cluster (a round trip, or a leader election of a few
+/// seconds); short enough that a container stopped with `docker stop` (10 s before
+/// SIGKILL) or Kubernetes (30 s) still ends its process cleanly, and far below
+/// `delivery.timeout.ms` (300 s), which a dead broker would make every exit wait.
+const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What every send of a producer goes through: its client (librdkafka handle and
 /// threads), its encoders and its limit on waiting for queue room. The Python
 /// class (`producer::Producer`) holds one.
@@ -67,6 +81,47 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// The engine of a new producer: its options translated, its encoders chosen,
+    /// its client (librdkafka handle and threads) started.
+    pub(crate) fn build(
+        named: &[(String, Value)],
+        raw: &[(String, Value)],
+        serializers: Serializers<'_, '_>,
+        limits: Limits<'_, '_>,
+        hooks: observe::Hooks,
+    ) -> Result<Engine> {
+        let properties = config::translate(named, raw, config::librdkafka::rdkafka_properties())?;
+        let max_block = match limits.max_block_ms.filter(|v| !v.is_none()) {
+            Some(v) => timeout::parse("max_block_ms", v, Unit::Millis)?,
+            None => Some(DEFAULT_MAX_BLOCK),
+        };
+        let exit_timeout = millis_option(
+            "exit_timeout_ms",
+            limits.exit_timeout_ms,
+            DEFAULT_EXIT_TIMEOUT,
+        )?;
+        let json_default = match serializers.json_default.filter(|d| !d.is_none()) {
+            Some(d) if d.is_callable() => Some(d.clone().unbind()),
+            Some(d) => {
+                return Err(Error::Config(format!(
+                    "invalid value for 'json_default': {} (expected a callable)",
+                    crate::serialize::json::type_name(d)
+                )))
+            }
+            None => None,
+        };
+        let json = || Encoder::Json { default: None };
+        let key_json_default = Python::attach(|py| json_default.as_ref().map(|d| d.clone_ref(py)));
+        Ok(Engine {
+            value_encoder: Encoder::from_py("value_serializer", serializers.value, json())?
+                .with_json_default(json_default),
+            key_encoder: Encoder::from_py("key_serializer", serializers.key, Encoder::Raw)?
+                .with_json_default(key_json_default),
+            client: Client::new(properties, hooks, max_block, exit_timeout)?,
+            max_block,
+        })
+    }
+
     /// What a caller without a deadline of its own does when the queue is full:
     /// wait up to `max_block_ms`.
     pub(crate) fn when_full(&self) -> WhenFull {

@@ -11,36 +11,27 @@ use rdkafka::types::RDKafkaErrorCode as Code;
 
 use crate::aio::{self, expire_fn, run_in_thread, running_loop};
 use crate::args::{validate_topic, Record};
-use crate::client::{self, Client};
+use crate::client;
 use crate::cluster;
-use crate::config::from_py::{millis_option, to_value, to_values, Limits, Serializers};
-use crate::config::{self, Value};
+use crate::config;
+use crate::config::from_py::{to_value, to_values, Limits, Serializers};
 use crate::delivery::batch::BatchLoop;
 use crate::delivery::{Batch, Completion, Outcome, Waiter};
 use crate::enqueue::{Engine, WhenFull};
-use crate::errors::{Error, PyErrOrError, Result};
+use crate::errors::{Error, PyErrOrError};
 use crate::metadata::RecordMetadata;
 use crate::observe;
-use crate::serialize::Encoder;
-use crate::timeout::{self, Deadline, Unit};
+use crate::timeout::{self, Deadline};
 use crate::transactions;
 
-/// kafka-python's `max_block_ms` default: how long `produce` waits for queue room.
-const DEFAULT_MAX_BLOCK: Duration = Duration::from_secs(60);
-
 /// A Kafka producer backed by librdkafka. Thread-safe: share one per process.
+///
+/// The methods' documentation (arguments, what each raises) lives in the type
+/// stubs, kafkify/_kafkify.pyi, once; here each method keeps its first line.
 #[pyclass(module = "kafkify._kafkify", frozen, weakref)]
 pub struct Producer {
     pub(crate) engine: Engine,
 }
-
-/// How long a producer nobody closed (garbage-collected, or open at interpreter
-/// exit) keeps trying to deliver its records before they are reported failed.
-/// Long enough for a healthy cluster (a round trip, or a leader election of a few
-/// seconds); short enough that a container stopped with `docker stop` (10 s before
-/// SIGKILL) or Kubernetes (30 s) still ends its process cleanly, and far below
-/// `delivery.timeout.ms` (300 s), which a dead broker would make every exit wait.
-const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[pymethods]
 impl Producer {
@@ -81,14 +72,12 @@ impl Producer {
             max_block_ms,
             exit_timeout_ms,
         };
-        Ok(Self::build(&named, &raw, serializers, limits, hooks)?)
+        let engine = Engine::build(&named, &raw, serializers, limits, hooks)?;
+        Ok(Producer { engine })
     }
 
     /// Create a producer from one mapping of options: snake_case names, dotted
     /// librdkafka properties, or both (e.g. a parsed config file).
-    ///
-    /// Raises:
-    ///     ConfigError: an unknown name (with a suggestion) or an invalid value.
     #[classmethod]
     fn from_config(_cls: &Bound<'_, PyType>, mapping: &Bound<'_, PyAny>) -> PyResult<Self> {
         let dict = PyDict::new(mapping.py());
@@ -125,24 +114,11 @@ impl Producer {
             max_block_ms: max_block_ms.as_ref(),
             exit_timeout_ms: exit_timeout_ms.as_ref(),
         };
-        Ok(Self::build(&named, &[], serializers, limits, hooks)?)
+        let engine = Engine::build(&named, &[], serializers, limits, hooks)?;
+        Ok(Producer { engine })
     }
 
     /// Send one record and block until the broker acknowledges it.
-    ///
-    /// The GIL is released while waiting; Ctrl+C interrupts the wait. The wait does
-    /// not pay ``linger_ms``: it costs one broker round trip.
-    ///
-    /// Returns:
-    ///     RecordMetadata: where the record landed.
-    /// Raises:
-    ///     KafkaTimeoutError: no acknowledgement (or no room in a full queue) within
-    ///         ``timeout`` seconds (an acknowledged record may still come later).
-    ///     SerializationError: the value, key or headers cannot be encoded.
-    ///     InvalidTopicError: the topic name is not valid.
-    ///     MessageSizeTooLargeError: the record exceeds ``max_request_size``.
-    ///     ProducerClosedError: the producer is closed.
-    ///     KafkaError: the broker rejected the record (``.code``, ``.retriable``).
     #[pyo3(signature = (topic, value=None, key=None, *, headers=None, partition=None, timestamp_ms=None, timeout=10.0))]
     #[allow(clippy::too_many_arguments)]
     fn send<'py>(
@@ -177,18 +153,6 @@ impl Producer {
     }
 
     /// Send one record; returns an awaitable resolving to its ``RecordMetadata``.
-    ///
-    /// Never blocks the event loop. The record does not wait out ``linger_ms`` once
-    /// the loop is idle: records sent in one loop iteration share a request, sent
-    /// as soon as the loop has run the tasks that were ready. When the local queue
-    /// is full the record waits for room in an overflow line served by a kafkify
-    /// thread (in order, up to ``max_block_ms``). Cancelling the awaiting task is
-    /// safe (the record may still be delivered). Usable from any thread's running loop.
-    ///
-    /// Raises (when awaited): the same errors as ``send``, and QueueFullError when
-    /// the queue stayed full for ``max_block_ms``. Raises at once:
-    ///     RuntimeError: no running event loop in this thread.
-    ///     SerializationError, InvalidTopicError, ProducerClosedError.
     #[pyo3(signature = (topic, value=None, key=None, *, headers=None, partition=None, timestamp_ms=None, timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn send_async<'py>(
@@ -239,16 +203,6 @@ impl Producer {
     }
 
     /// Fire-and-forget: queue one record and return at once.
-    ///
-    /// ``on_delivery(err, metadata)`` is called exactly once per record, from a
-    /// kafkify thread, without the caller ever calling ``poll()``; ``err`` is None
-    /// on success. Without a callback, failures are logged on the ``kafkify`` logger.
-    /// When the local queue is full, waits up to ``max_block_ms`` for room.
-    ///
-    /// Raises:
-    ///     QueueFullError: still no room after ``max_block_ms``.
-    ///     KeyboardInterrupt: Ctrl+C while waiting for room (the record was not queued).
-    ///     SerializationError, InvalidTopicError, ProducerClosedError.
     #[pyo3(signature = (topic, value=None, key=None, *, headers=None, partition=None, timestamp_ms=None, on_delivery=None))]
     #[allow(clippy::too_many_arguments)]
     fn produce<'py>(
@@ -286,22 +240,6 @@ impl Producer {
     }
 
     /// Send many records to one topic with one call and one wait.
-    ///
-    /// Every value (and key) is encoded before anything is queued; then all are
-    /// queued and the call blocks (GIL released) until each has been acknowledged
-    /// or has failed. ``headers`` and ``partition`` apply to every record.
-    ///
-    /// Returns:
-    ///     list: one entry per value, in input order: its ``RecordMetadata``, or the
-    ///     ``KafkaError`` that record failed with.
-    /// Raises:
-    ///     SerializationError: a value or key cannot be encoded (``values[i]: ...``);
-    ///         nothing was queued.
-    ///     KafkaTimeoutError: not every record reported within ``timeout`` seconds
-    ///         (the whole call's limit; records still waiting for queue room then
-    ///         are not sent, and each is reported failed).
-    ///     KafkaError: with ``raise_on_error=True``, the first failure in input order.
-    ///     InvalidTopicError, ProducerClosedError.
     #[pyo3(signature = (topic, values, keys=None, *, headers=None, partition=None, timeout=10.0, raise_on_error=false))]
     #[allow(clippy::too_many_arguments)]
     fn send_batch<'py>(
@@ -336,13 +274,6 @@ impl Producer {
     }
 
     /// ``send_batch`` for asyncio: returns an awaitable resolving to the same list.
-    ///
-    /// Never blocks the event loop: records that find the local queue full wait
-    /// for room in the overflow line (see ``send_async``).
-    ///
-    /// Raises at once: RuntimeError (no running loop), SerializationError,
-    /// InvalidTopicError, ProducerClosedError. When awaited, with
-    /// ``raise_on_error=True``: the first failure in input order.
     #[pyo3(signature = (topic, values, keys=None, *, headers=None, partition=None, raise_on_error=false))]
     #[allow(clippy::too_many_arguments)]
     fn send_batch_async<'py>(
@@ -378,10 +309,6 @@ impl Producer {
     }
 
     /// Wait until every queued record is delivered or has failed.
-    ///
-    /// Raises:
-    ///     KafkaTimeoutError: records are still queued after ``timeout`` seconds.
-    ///     KeyboardInterrupt: Ctrl+C during the wait (records stay queued).
     #[pyo3(signature = (timeout=None))]
     fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let timeout = timeout::seconds("timeout", timeout)?;
@@ -396,10 +323,6 @@ impl Producer {
     }
 
     /// Flush, then release the connection and threads. Safe to call twice.
-    ///
-    /// Raises:
-    ///     KafkaTimeoutError: records were still undelivered after ``timeout``
-    ///         seconds; they were purged and each caller was told it failed.
     #[pyo3(signature = (timeout=None))]
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         // Checked before anything is closed: a bad timeout leaves the producer open.
@@ -408,9 +331,6 @@ impl Producer {
     }
 
     /// Check that the cluster answers (aiokafka-style lifecycle). Awaitable.
-    ///
-    /// Raises (when awaited):
-    ///     NoBrokersAvailable: no broker answered within ``timeout`` seconds.
     #[pyo3(signature = (timeout=10.0))]
     fn start<'py>(slf: &Bound<'py, Self>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
@@ -438,10 +358,6 @@ impl Producer {
     }
 
     /// The partition ids of ``topic`` (fetched from the cluster).
-    ///
-    /// Raises:
-    ///     KafkaTimeoutError: no metadata within ``max_block_ms``.
-    ///     UnknownTopicOrPartitionError: the broker reports an error for the topic.
     fn partitions_for(&self, py: Python<'_>, topic: &str) -> PyResult<Vec<i32>> {
         validate_topic(topic)?;
         cluster::partitions_for(py, &self.engine.client, topic, self.engine.max_block)
@@ -449,11 +365,6 @@ impl Producer {
 
     /// Register ``transactional_id`` with the cluster (fencing older producers
     /// with the same id). Call once, before the first transaction.
-    ///
-    /// Raises:
-    ///     IllegalStateError: the producer has no ``transactional_id``.
-    ///     KafkaTimeoutError: no answer within ``timeout`` seconds (``retriable``).
-    ///     KafkaError: ``.fatal`` when the producer can no longer be used.
     #[pyo3(signature = (timeout=None))]
     fn init_transactions(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         transactions::init(
@@ -464,20 +375,11 @@ impl Producer {
     }
 
     /// Start a transaction: records sent until commit/abort belong to it.
-    ///
-    /// Raises:
-    ///     IllegalStateError: no ``transactional_id``, ``init_transactions`` not
-    ///         called, or a transaction is already open.
     fn begin_transaction(&self, py: Python<'_>) -> PyResult<()> {
         transactions::begin(py, &self.engine.client)
     }
 
     /// Flush the transaction's records and commit them (GIL released).
-    ///
-    /// Raises:
-    ///     KafkaError: ``.retriable`` (call again), ``.txn_requires_abort`` (call
-    ///         ``abort_transaction``) or ``.fatal``; IllegalStateError when no
-    ///         transaction is open.
     #[pyo3(signature = (timeout=None))]
     fn commit_transaction(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         transactions::commit(
@@ -489,9 +391,6 @@ impl Producer {
 
     /// Abort the open transaction: its undelivered records fail with
     /// ``RecordPurgedError``; consumers reading committed data never see the rest.
-    ///
-    /// Raises:
-    ///     IllegalStateError: no transaction is open. KafkaError otherwise.
     #[pyo3(signature = (timeout=None))]
     fn abort_transaction(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         transactions::abort(
@@ -504,9 +403,6 @@ impl Producer {
     /// Commit a consumer's ``(topic, partition, offset[, metadata[, leader_epoch]])``
     /// offsets within the open transaction; ``group`` is a group id (str) or
     /// serialized group metadata (bytes).
-    ///
-    /// Raises:
-    ///     ConfigError: malformed offsets or group. IllegalStateError, KafkaError.
     #[pyo3(signature = (offsets, group, timeout=None))]
     fn send_offsets_to_transaction(
         &self,
@@ -521,8 +417,6 @@ impl Producer {
 
     /// ``with producer.transaction(): ...``: begin (running ``init_transactions``
     /// the first time), commit on success, abort if the block raises.
-    ///
-    /// Raises (on entry or exit): the errors of the transactional calls above.
     #[pyo3(signature = (timeout=None))]
     fn transaction(&self, timeout: Option<f64>) -> PyResult<transactions::Transaction> {
         let timeout = timeout::seconds("timeout", timeout)?;
@@ -533,9 +427,6 @@ impl Producer {
     }
 
     /// Drop undelivered records; each one's caller hears ``RecordPurgedError``.
-    ///
-    /// Raises:
-    ///     ProducerClosedError: the producer is closed.
     #[pyo3(signature = (in_queue=true, in_flight=true, blocking=true))]
     fn purge(
         &self,
@@ -548,10 +439,6 @@ impl Producer {
     }
 
     /// Cluster metadata as plain data (brokers, topics, partitions, errors).
-    ///
-    /// Raises:
-    ///     KafkaTimeoutError: no metadata within ``timeout`` seconds (default
-    ///         ``max_block_ms``).
     #[pyo3(signature = (topic=None, timeout=None))]
     fn list_topics<'py>(
         &self,
@@ -656,46 +543,6 @@ impl Producer {
             .into());
         }
         Ok(())
-    }
-
-    fn build(
-        named: &[(String, Value)],
-        raw: &[(String, Value)],
-        serializers: Serializers<'_, '_>,
-        limits: Limits<'_, '_>,
-        hooks: observe::Hooks,
-    ) -> Result<Self> {
-        let properties = config::translate(named, raw, config::librdkafka::rdkafka_properties())?;
-        let max_block = match limits.max_block_ms.filter(|v| !v.is_none()) {
-            Some(v) => timeout::parse("max_block_ms", v, Unit::Millis)?,
-            None => Some(DEFAULT_MAX_BLOCK),
-        };
-        let exit_timeout = millis_option(
-            "exit_timeout_ms",
-            limits.exit_timeout_ms,
-            DEFAULT_EXIT_TIMEOUT,
-        )?;
-        let json_default = match serializers.json_default.filter(|d| !d.is_none()) {
-            Some(d) if d.is_callable() => Some(d.clone().unbind()),
-            Some(d) => {
-                return Err(Error::Config(format!(
-                    "invalid value for 'json_default': {} (expected a callable)",
-                    crate::serialize::json::type_name(d)
-                )))
-            }
-            None => None,
-        };
-        let json = || Encoder::Json { default: None };
-        let key_json_default = Python::attach(|py| json_default.as_ref().map(|d| d.clone_ref(py)));
-        let engine = Engine {
-            value_encoder: Encoder::from_py("value_serializer", serializers.value, json())?
-                .with_json_default(json_default),
-            key_encoder: Encoder::from_py("key_serializer", serializers.key, Encoder::Raw)?
-                .with_json_default(key_json_default),
-            client: Client::new(properties, hooks, max_block, exit_timeout)?,
-            max_block,
-        };
-        Ok(Producer { engine })
     }
 
     /// An awaitable send just queued records: have them sent once `event_loop`
