@@ -37,7 +37,8 @@ struct Attached {
     translate: Py<PyAny>,
 }
 
-/// The native half of ``kafkify.compat.confluent_kafka.Producer``.
+/// The native half of ``kafkify.compat.confluent_kafka.Producer`` (its methods'
+/// documentation is in python/kafkify/_kafkify.pyi).
 #[pyclass(module = "kafkify._kafkify", subclass, frozen, weakref)]
 pub struct PolledProducer {
     attached: OnceLock<Attached>,
@@ -100,12 +101,6 @@ impl PolledProducer {
     }
 
     /// Queue one record; its delivery callback runs from a later ``poll``/``flush``.
-    ///
-    /// Raises:
-    ///     BufferError: the local queue is full (``queue.buffering.max.messages``).
-    ///     KafkaException: e.g. ``MSG_SIZE_TOO_LARGE``, ``_UNKNOWN_PARTITION``.
-    ///     RuntimeError: the producer is closed.
-    ///     TypeError: a value or key that is not str or bytes.
     #[pyo3(signature = (topic, value=None, key=None, partition=-1, on_delivery=None, callback=None, timestamp=0, headers=None))]
     #[allow(clippy::too_many_arguments)]
     fn produce<'py>(
@@ -181,11 +176,6 @@ impl PolledProducer {
 
     /// Serve delivery callbacks: wait up to ``timeout`` seconds (-1 or None: forever)
     /// for the first, then serve all that are ready. Returns how many were served.
-    ///
-    /// Raises:
-    ///     RuntimeError: the producer is closed.
-    ///     ConfigError: ``timeout`` is NaN (a ValueError).
-    ///     Exception: whatever a delivery callback raises (the rest wait for the next poll).
     #[pyo3(signature = (timeout=-1.0))]
     fn poll(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<usize> {
         self.attached()?;
