@@ -405,24 +405,26 @@ def confluent_shim(cluster: MockCluster) -> Iterator[ConfluentProducer]:
     p.close()
 
 
+#: The confluent shim's calls the fuzz makes with random arguments.
+CONFLUENT_CALLS = [
+    "produce",
+    "produce_batch",
+    "poll",
+    "flush",
+    "purge",
+    "list_topics",
+    "init_transactions",
+    "begin_transaction",
+    "commit_transaction",
+    "abort_transaction",
+    "send_offsets_to_transaction",
+    "set_sasl_credentials",
+]
+
+
 @FUZZ
 @given(
-    method=st.sampled_from(
-        [
-            "produce",
-            "produce_batch",
-            "poll",
-            "flush",
-            "purge",
-            "list_topics",
-            "init_transactions",
-            "begin_transaction",
-            "commit_transaction",
-            "abort_transaction",
-            "send_offsets_to_transaction",
-            "set_sasl_credentials",
-        ]
-    ),
+    method=st.sampled_from(CONFLUENT_CALLS),
     topic=TOPICS,
     value=ANY,
     key=ANY,
@@ -586,21 +588,7 @@ FUZZED: dict[Any, set[str]] = {
         "max_usable_produce_magic",
         "close",
     },
-    ConfluentProducer: {
-        "produce",
-        "produce_batch",
-        "poll",
-        "flush",
-        "purge",
-        "list_topics",
-        "init_transactions",
-        "begin_transaction",
-        "commit_transaction",
-        "abort_transaction",
-        "send_offsets_to_transaction",
-        "set_sasl_credentials",
-        "close",
-    },
+    ConfluentProducer: {*CONFLUENT_CALLS, "close"},
     AIOKafkaProducer: {
         "send",
         "send_and_wait",
