@@ -88,8 +88,9 @@ except KeyboardInterrupt:
     ended = time.monotonic() - signalled
     assert proc.returncode == 0, err
     assert out.startswith("interrupted"), (out, err)
-    # The bound: the wait ends within 1 s of Ctrl+C (it checks every 100 ms).
-    assert ended < 1.0 + 0.5, ended  # + interpreter exit, which includes the atexit close
+    # Interrupted, not timed out: the send's own timeout is 60 s (the wait checks for
+    # signals every 100 ms; the bound only tells the two apart, it measures nothing).
+    assert ended < 30, ended
 
 
 def test_sigint_aborts_the_exit_flush_and_says_how_many_records_were_left() -> None:
