@@ -234,23 +234,25 @@ def test_send_batch(producer: kafkify.Producer, **kw: Any) -> None:
     call(producer.send_batch, **kw)
 
 
+#: The core producer's calls fuzzed with random arguments (besides the sends).
+CORE_CALLS = [
+    "flush",
+    "list_topics",
+    "partitions_for",
+    "purge",
+    "metrics",
+    "init_transactions",
+    "begin_transaction",
+    "commit_transaction",
+    "abort_transaction",
+    "send_offsets_to_transaction",
+    "transaction",
+]
+
+
 @FUZZ
 @given(
-    method=st.sampled_from(
-        [
-            "flush",
-            "list_topics",
-            "partitions_for",
-            "purge",
-            "metrics",
-            "init_transactions",
-            "begin_transaction",
-            "commit_transaction",
-            "abort_transaction",
-            "send_offsets_to_transaction",
-            "transaction",
-        ]
-    ),
+    method=st.sampled_from(CORE_CALLS),
     a=st.one_of(TIMEOUTS, TOPICS, OFFSETS, BOOLS),
     b=st.one_of(TIMEOUTS, TOPICS, BOOLS),
     c=st.one_of(TIMEOUTS, BOOLS),
@@ -296,9 +298,13 @@ def test_dumps(value: Any, default: Any, sort: Any) -> None:
     call(kafkify.dumps, value, default=default, sort_keys=sort)
 
 
+#: kafkify's module functions fuzzed with random arguments (``dumps`` has its own).
+MODULE_FUNCTIONS = ["librdkafka_version", "librdkafka_features", "librdkafka_error_codes"]
+
+
 @FEW
 @given(
-    name=st.sampled_from(["librdkafka_version", "librdkafka_features", "librdkafka_error_codes"]),
+    name=st.sampled_from(MODULE_FUNCTIONS),
     args=st.lists(ANY, max_size=2),
 )
 def test_module_functions(name: str, args: list[Any]) -> None:
@@ -308,21 +314,23 @@ def test_module_functions(name: str, args: list[Any]) -> None:
 # --- kafkify.testing.MockCluster (its own cluster: faults must not reach the producer) --
 
 
+#: MockCluster's calls fuzzed with random arguments.
+MOCK_CALLS = [
+    "create_topic",
+    "set_leader",
+    "broker_down",
+    "broker_up",
+    "set_rtt",
+    "push_request_errors",
+    "clear_request_errors",
+    "records",
+    "producer",
+]
+
+
 @FEW
 @given(
-    method=st.sampled_from(
-        [
-            "create_topic",
-            "set_leader",
-            "broker_down",
-            "broker_up",
-            "set_rtt",
-            "push_request_errors",
-            "clear_request_errors",
-            "records",
-            "producer",
-        ]
-    ),
+    method=st.sampled_from(MOCK_CALLS),
     args=st.lists(
         st.one_of(TOPICS, NUMBERS, st.lists(st.one_of(st.text(max_size=8), NUMBERS))), max_size=3
     ),
@@ -356,23 +364,25 @@ def kafka_shim(cluster: MockCluster) -> Iterator[KafkaProducer]:
     p.close()
 
 
+#: The kafka-python shim's calls fuzzed with random arguments.
+KAFKA_CALLS = [
+    "send",
+    "flush",
+    "partitions_for",
+    "metrics",
+    "bootstrap_connected",
+    "init_transactions",
+    "begin_transaction",
+    "commit_transaction",
+    "abort_transaction",
+    "send_offsets_to_transaction",
+    "max_usable_produce_magic",
+]
+
+
 @FUZZ
 @given(
-    method=st.sampled_from(
-        [
-            "send",
-            "flush",
-            "partitions_for",
-            "metrics",
-            "bootstrap_connected",
-            "init_transactions",
-            "begin_transaction",
-            "commit_transaction",
-            "abort_transaction",
-            "send_offsets_to_transaction",
-            "max_usable_produce_magic",
-        ]
-    ),
+    method=st.sampled_from(KAFKA_CALLS),
     args=st.lists(st.one_of(TOPICS, ANY, TIMEOUTS), max_size=3),
     headers=HEADERS,
     partition=PARTITIONS,
@@ -478,23 +488,25 @@ def test_confluent_shim_new_and_close(cluster: MockCluster, config: Any, close: 
         made.close()
 
 
+#: The aiokafka shim's calls fuzzed with random arguments.
+AIOKAFKA_CALLS = [
+    "send",
+    "send_and_wait",
+    "send_batch",
+    "create_batch",
+    "flush",
+    "partitions_for",
+    "begin_transaction",
+    "commit_transaction",
+    "abort_transaction",
+    "send_offsets_to_transaction",
+    "transaction",
+]
+
+
 @FEW
 @given(
-    method=st.sampled_from(
-        [
-            "send",
-            "send_and_wait",
-            "send_batch",
-            "create_batch",
-            "flush",
-            "partitions_for",
-            "begin_transaction",
-            "commit_transaction",
-            "abort_transaction",
-            "send_offsets_to_transaction",
-            "transaction",
-        ]
-    ),
+    method=st.sampled_from(AIOKAFKA_CALLS),
     topic=TOPICS,
     value=ANY,
     key=ANY,
@@ -540,68 +552,13 @@ def test_aiokafka_shim(cluster: MockCluster, method: str, options: Any, **kw: An
 #: What the fuzz above calls, per owner (read by tests/test_hostile.py).
 FUZZED: dict[Any, set[str]] = {
     kafkify.Producer: {
-        "send",
-        "produce",
-        "send_async",
-        "send_batch",
-        "send_batch_async",
-        "flush",
-        "list_topics",
-        "partitions_for",
-        "purge",
-        "metrics",
-        "init_transactions",
-        "begin_transaction",
-        "commit_transaction",
-        "abort_transaction",
-        "send_offsets_to_transaction",
-        "transaction",
-        "start",
-        "stop",
-        "close",
-        "from_config",
+        *("send", "produce", "send_async", "send_batch", "send_batch_async"),
+        *CORE_CALLS,
+        *("start", "stop", "close", "from_config"),
     },
-    kafkify: {"dumps", "librdkafka_version", "librdkafka_features", "librdkafka_error_codes"},
-    MockCluster: {
-        "create_topic",
-        "set_leader",
-        "broker_down",
-        "broker_up",
-        "set_rtt",
-        "push_request_errors",
-        "clear_request_errors",
-        "records",
-        "producer",
-        "close",
-    },
-    KafkaProducer: {
-        "send",
-        "flush",
-        "partitions_for",
-        "metrics",
-        "bootstrap_connected",
-        "init_transactions",
-        "begin_transaction",
-        "commit_transaction",
-        "abort_transaction",
-        "send_offsets_to_transaction",
-        "max_usable_produce_magic",
-        "close",
-    },
+    kafkify: {"dumps", *MODULE_FUNCTIONS},
+    MockCluster: {*MOCK_CALLS, "close"},
+    KafkaProducer: {*KAFKA_CALLS, "close"},
     ConfluentProducer: {*CONFLUENT_CALLS, "close"},
-    AIOKafkaProducer: {
-        "send",
-        "send_and_wait",
-        "send_batch",
-        "create_batch",
-        "flush",
-        "partitions_for",
-        "begin_transaction",
-        "commit_transaction",
-        "abort_transaction",
-        "send_offsets_to_transaction",
-        "transaction",
-        "start",
-        "stop",
-    },
+    AIOKafkaProducer: {*AIOKAFKA_CALLS, "start", "stop"},
 }
