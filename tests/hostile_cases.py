@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import kafkify
@@ -68,7 +68,7 @@ def err(
 
 def aok(id: str, on: str, call: Callable[[Any], Any], *, defect: int | None = None) -> Case:
     """``call(target)`` returns an awaitable, awaited on a fresh running loop."""
-    return Case(id, on, call, asynchronous=True, defect=defect)
+    return replace(ok(id, on, call, defect=defect), asynchronous=True)
 
 
 def aerr(
@@ -79,8 +79,8 @@ def aerr(
     *names: str,
     defect: int | None = None,
 ) -> Case:
-    types = raises if isinstance(raises, tuple) else (raises,)
-    return Case(id, on, call, types, names, asynchronous=True, defect=defect)
+    """``err``, with ``call(target)``'s awaitable awaited on a fresh running loop."""
+    return replace(err(id, on, call, raises, *names, defect=defect), asynchronous=True)
 
 
 def _cyclic_list() -> list[Any]:
