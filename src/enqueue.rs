@@ -22,7 +22,7 @@ use crate::errors::{Error, PyErrOrError, Result};
 use crate::observe;
 use crate::queue::{self, Fields};
 use crate::serialize::{self, encode_headers, Encoder, Payload};
-use crate::timeout::{self, Deadline, Unit};
+use crate::timeout::Deadline;
 
 /// What to do when librdkafka's queue is full.
 #[derive(Clone, Copy)]
@@ -91,15 +91,14 @@ impl Engine {
         hooks: observe::Hooks,
     ) -> Result<Engine> {
         let properties = config::translate(named, raw, config::librdkafka::rdkafka_properties())?;
-        let max_block = match limits.max_block_ms.filter(|v| !v.is_none()) {
-            Some(v) => timeout::parse("max_block_ms", v, Unit::Millis)?,
-            None => Some(DEFAULT_MAX_BLOCK),
-        };
+        let max_block =
+            millis_option("max_block_ms", limits.max_block_ms, Some(DEFAULT_MAX_BLOCK))?;
         let exit_timeout = millis_option(
             "exit_timeout_ms",
             limits.exit_timeout_ms,
-            DEFAULT_EXIT_TIMEOUT,
-        )?;
+            Some(DEFAULT_EXIT_TIMEOUT),
+        )?
+        .unwrap_or(Duration::MAX);
         let json_default = match serializers.json_default.filter(|d| !d.is_none()) {
             Some(d) if d.is_callable() => Some(d.clone().unbind()),
             Some(d) => {

@@ -17,15 +17,16 @@ pub(crate) struct Limits<'a, 'py> {
     pub(crate) exit_timeout_ms: Option<&'a Bound<'py, PyAny>>,
 }
 
-/// A non-negative duration option given in milliseconds (inf or too large: no
-/// limit, `Duration::MAX`; the rules are `timeout`'s).
+/// A non-negative duration option given in milliseconds, `default` when absent
+/// (None: no limit, as inf or a number too large for a wait is; the rules are
+/// `timeout`'s).
 pub(crate) fn millis_option(
     name: &str,
     value: Option<&Bound<'_, PyAny>>,
-    default: Duration,
-) -> Result<Duration> {
+    default: Option<Duration>,
+) -> Result<Option<Duration>> {
     match value.filter(|v| !v.is_none()) {
-        Some(v) => Ok(timeout::parse(name, v, Unit::Millis)?.unwrap_or(Duration::MAX)),
+        Some(v) => timeout::parse(name, v, Unit::Millis),
         None => Ok(default),
     }
 }

@@ -151,7 +151,8 @@ impl PollQueue {
         self.lock().reports.is_empty()
     }
 
-    /// Reports filed and not yet taken.
+    /// Reports filed and not yet taken (for tests).
+    #[cfg(test)]
     pub fn reports(&self) -> usize {
         self.lock().reports.len()
     }
