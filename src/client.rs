@@ -28,6 +28,7 @@ use crate::queue::Overflow;
 use crate::rd;
 use crate::serve::Server;
 use crate::timeout::Deadline;
+use crate::warmup;
 
 /// Bumped in the child after every `fork()` (see `lib.rs`).
 pub static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -51,6 +52,8 @@ pub struct Client {
     /// Sends awaited records once their loop goes idle (None with linger.ms=0).
     pub expediter: Option<Arc<Expediter>>,
     expedite_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Asks for the idempotent producer's id early (`warmup`); joined by `close()`.
+    warmup_thread: Mutex<Option<JoinHandle<()>>>,
     pub properties: Properties,
     pub delivery_timeout: Duration,
     /// How long a close nobody asked for (GC, interpreter exit) waits (`exit_timeout_ms`).
@@ -129,6 +132,7 @@ impl Client {
             overflow_thread: Mutex::new(Some(overflow_thread)),
             expediter,
             expedite_thread: Mutex::new(expedite_thread),
+            warmup_thread: Mutex::new(None),
             properties,
             delivery_timeout,
             exit_timeout,
@@ -136,6 +140,10 @@ impl Client {
             fork_generation: FORK_GENERATION.load(Ordering::Acquire),
             pid: std::process::id(),
         });
+        *client
+            .warmup_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = warmup::spawn(&client);
         let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
         live.retain(|w| w.strong_count() > 0);
         live.push(Arc::downgrade(&client));
@@ -289,7 +297,12 @@ impl Client {
             if let Some(expediter) = &self.expediter {
                 expediter.stop();
             }
-            for thread in [&self.overflow_thread, &self.expedite_thread] {
+            // The warmup thread sees the producer closed at its next request (<= 100 ms).
+            for thread in [
+                &self.overflow_thread,
+                &self.expedite_thread,
+                &self.warmup_thread,
+            ] {
                 if let Some(handle) = thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
                     let _ = handle.join();
                 }

@@ -25,7 +25,8 @@
 //!   (logging, global errors, statistics, counters), `refusal` (records fail at once
 //!   when the brokers refuse our credentials or TLS), `polled` (reports served by the
 //!   caller's `poll()`, for the confluent shim), `testing` (librdkafka's mock cluster
-//!   for tests).
+//!   for tests), `warmup` (an idempotent producer's id asked for as soon as a broker
+//!   is up, not after librdkafka's 500 ms timer).
 
 // `unsafe` lives in `rd` (raw FFI) and `serialize` (the JSON walker's CPython
 // fast path), plus the opaque-pointer encoding in `delivery` (see there).
@@ -59,6 +60,7 @@ pub mod suggest;
 pub mod testing;
 pub mod timeout;
 pub mod transactions;
+pub mod warmup;
 
 /// The bundled librdkafka's version string, e.g. "2.12.1".
 #[pyfunction]

@@ -23,6 +23,7 @@ use crate::metadata::RecordMetadata;
 use crate::observe;
 use crate::timeout::{self, Deadline};
 use crate::transactions;
+use crate::warmup;
 
 /// A Kafka producer backed by librdkafka. Thread-safe: share one per process.
 ///
@@ -340,7 +341,12 @@ impl Producer {
         run_in_thread(py, move || {
             // Not under the client's lock: close() must not wait for this wait.
             let producer = client.producer()?;
+            let deadline = Deadline::after(timeout);
             cluster::fetch_metadata(&producer, None, timeout, |e| no_brokers(e, timeout))?;
+            if warmup::wanted(&client.properties) {
+                // So that no request pays for the producer id (`warmup`).
+                warmup::ask_for_producer_id(|| Some(producer.clone()), deadline);
+            }
             Ok(me)
         })
     }

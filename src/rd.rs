@@ -114,6 +114,38 @@ pub fn flush_slice<C: ProducerContext>(producer: &BaseProducer<C>, slice: Durati
     err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
 }
 
+/// Ask any broker for the broker list only (no topics), waiting up to `wait`.
+/// Returns the node id of the broker that answered (-1: a bootstrap connection,
+/// which has no id yet), or None when none answered. `rust-rdkafka`'s
+/// `fetch_metadata(None, ..)` would ask for every topic instead.
+pub fn broker_list_answered_by<C: ProducerContext>(
+    producer: &BaseProducer<C>,
+    wait: Duration,
+) -> Option<i32> {
+    let ms = wait.as_millis().clamp(0, i32::MAX as u128) as i32;
+    let mut md: *const rd::rd_kafka_metadata_t = std::ptr::null();
+    // SAFETY: the handle is alive (we hold the producer); all_topics=0 and no topic
+    // handle ask for brokers only; `md` is set only on success, and freed below.
+    let err = unsafe {
+        rd::rd_kafka_metadata(
+            producer.client().native_ptr(),
+            0,
+            std::ptr::null_mut(),
+            &mut md,
+            ms,
+        )
+    };
+    if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || md.is_null() {
+        return None;
+    }
+    // SAFETY: `md` is the metadata librdkafka just returned; destroyed once, here.
+    unsafe {
+        let origin = (*md).orig_broker_id;
+        rd::rd_kafka_metadata_destroy(md);
+        Some(origin)
+    }
+}
+
 /// librdkafka's properties with their default values, from a fresh configuration.
 pub fn conf_defaults() -> Vec<(String, String)> {
     let mut pairs = Vec::new();
