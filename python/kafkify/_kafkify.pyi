@@ -105,7 +105,7 @@ class Producer:
     Options are kafka-python/aiokafka names (``linger_ms=5``, ``acks="all"``, ...)
     or librdkafka properties (``config={"queue.buffering.max.kbytes": 65536}``).
     Defaults: ``acks="all"``, ``enable_idempotence=True``, ``compression_type="lz4"``,
-    ``linger_ms=5``.
+    ``linger_ms=5``, ``reconnect_backoff_ms=20``.
 
     Logging goes to the logger ``kafkify.<client_id>`` (``kafkify`` without one).
     ``on_error(exc)`` receives librdkafka's global errors (all brokers down, fatal
@@ -275,7 +275,8 @@ class Producer:
                 and reported to their callers as failed.
         """
     def start(self, timeout: float = 10.0) -> Awaitable[Producer]:
-        """Check that the cluster answers.
+        """Check that the cluster answers; an idempotent producer also has its
+        producer id asked for, so that the first send does not wait for it.
 
         Raises:
             NoBrokersAvailable: no broker answered within ``timeout`` seconds.
