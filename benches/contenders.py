@@ -30,10 +30,11 @@ import workload as w
 TASKS = 100  # workload (c): concurrent asyncio tasks
 # Workload (c)'s linger, the same for every client: the common 5 ms (what issue 5
 # measured the peers at), and 0 (each peer at its lowest latency).
-ASYNCIO_LINGER_MS = {"asyncio": 5, "asyncio_linger0": 0, "asyncio_mock": 0}
+ASYNCIO_LINGER_MS = {"asyncio": 5, "asyncio_linger0": 0}
 # aiokafka asks for a producer id with InitProducerId v0-v2, which Tansu answers
-# with an error (it serves v3+), so aiokafka runs with acks=all but no idempotence.
-AIOKAFKA_IDEMPOTENCE = False
+# with an error (it serves v3+), so on Tansu aiokafka runs with acks=all but no
+# idempotence; on Apache Kafka with both, like every other client.
+AIOKAFKA_NO_IDEMPOTENCE_ON = {"tansu"}
 MEMORY_QUEUE_KBYTES = 65536  # item 6: the configured queue buffer
 
 
@@ -53,16 +54,51 @@ def kafkify_producer(args: argparse.Namespace, **kwargs: Any) -> Any:
     return kafkify.Producer(config=conf, **kwargs)
 
 
+def mock_broker_cpu() -> float:
+    """CPU seconds so far of librdkafka's in-process mock cluster (its `rdk:mock`
+    thread): the broker's work, inside the client's process. Target (c') counts
+    the client's CPU: the process's minus this. 0 on a real broker."""
+    total = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                if not f.read().startswith("rdk:mock"):
+                    continue
+            with open(f"/proc/self/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])  # ns on a CPU
+        except FileNotFoundError:  # the thread ended while we looked
+            pass
+    return total / 1e9
+
+
+class Clock:
+    """Wall and CPU time of a timed part, with the mock broker's share apart."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu, self.broker = (
+            time.perf_counter(),
+            time.process_time(),
+            mock_broker_cpu(),
+        )
+
+    def read(self) -> dict[str, float]:
+        return {
+            "wall": time.perf_counter() - self.wall,
+            "cpu": time.process_time() - self.cpu,
+            "broker_cpu": mock_broker_cpu() - self.broker,
+        }
+
+
 def timed(body: Callable[[], Any]) -> dict[str, Any]:
-    wall, cpu = time.perf_counter(), time.process_time()
+    clock = Clock()
     extra = body() or {}
-    return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, **extra}
+    return {**clock.read(), **extra}
 
 
 async def timed_async(body: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
-    wall, cpu = time.perf_counter(), time.process_time()
+    clock = Clock()
     extra = await body() or {}
-    return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, **extra}
+    return {**clock.read(), **extra}
 
 
 def latency_summary(latencies: list[float]) -> dict[str, float]:
@@ -91,13 +127,13 @@ def kafka_python_producer(args: argparse.Namespace, linger_ms: int) -> Any:
 
 
 async def aiokafka_producer(args: argparse.Namespace, linger_ms: int) -> Any:
-    """A started aiokafka producer (see AIOKAFKA_IDEMPOTENCE)."""
+    """A started aiokafka producer (see AIOKAFKA_NO_IDEMPOTENCE_ON)."""
     from aiokafka import AIOKafkaProducer
 
     p = AIOKafkaProducer(
         bootstrap_servers=args.bootstrap,
         acks="all",
-        enable_idempotence=AIOKAFKA_IDEMPOTENCE,
+        enable_idempotence=args.broker not in AIOKAFKA_NO_IDEMPOTENCE_ON,
         linger_ms=linger_ms,
         value_serializer=json_dumps_bytes,
         key_serializer=str.encode,
@@ -120,10 +156,14 @@ def kafkify_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
         p.flush()
 
     result = timed(body)
-    if not args.bootstrap:
+    if on_mock(args):
         result["broker_count"] = kafkify_count_by_probe(p, args.topic)
     p.close()
     return result
+
+
+def on_mock(args: argparse.Namespace) -> bool:
+    return not args.bootstrap
 
 
 def kafkify_count_by_probe(p: Any, topic: str) -> int:
@@ -154,9 +194,17 @@ def confluent_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
         p.flush()
 
     result = timed(body)
-    if not args.bootstrap:
+    if on_mock(args):
         result["broker_count"] = confluent_count_by_probe(p, args.topic)
     return result
+
+
+def confluent_preencoded(args: argparse.Namespace) -> dict[str, Any]:
+    """Target (a)'s third peer: confluent-kafka producing the same JSON records,
+    encoded before the timed part (what JSON costs kafkify is then the gap)."""
+    values, keys = w.json_records(args.records)
+    encoded = [json.dumps(v).encode() for v in values]
+    return confluent_produce_all(args, encoded, keys, {})
 
 
 def confluent_count_by_probe(p: Any, topic: str) -> int:
@@ -217,6 +265,8 @@ def aio_producer_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
             await p.flush()
 
         result = await timed_async(body)
+        if on_mock(args):
+            result["broker_count"] = confluent_count_by_probe(p._producer, args.topic)
         await p.close()
         return result
 
@@ -244,6 +294,8 @@ def kafkify_blocking(args: argparse.Namespace) -> dict[str, Any]:
     for i in range(50):
         p.send(f"{args.topic}-warmup", values[i], key=keys[i])
     result = measure_blocking(args, lambda i: p.send(args.topic, values[i], key=keys[i]))
+    if on_mock(args):
+        result["broker_count"] = kafkify_count_by_probe(p, args.topic)
     p.close()
     return result
 
@@ -260,7 +312,10 @@ def confluent_blocking(args: argparse.Namespace) -> dict[str, Any]:
 
     for i in range(50):
         send(f"{args.topic}-warmup", i)
-    return measure_blocking(args, lambda i: send(args.topic, i))
+    result = measure_blocking(args, lambda i: send(args.topic, i))
+    if on_mock(args):
+        result["broker_count"] = confluent_count_by_probe(p, args.topic)
+    return result
 
 
 def kafka_python_blocking(args: argparse.Namespace) -> dict[str, Any]:
@@ -327,7 +382,7 @@ def kafkify_asyncio(args: argparse.Namespace) -> dict[str, Any]:
         )
 
     result = asyncio.run(main())
-    if not args.bootstrap:
+    if on_mock(args):
         result["broker_count"] = kafkify_count_by_probe(p, args.topic)
     p.close()
     return result
@@ -377,7 +432,7 @@ def aio_producer_asyncio(args: argparse.Namespace) -> dict[str, Any]:
         result = await run_tasks(send, len(values))
         polling = False
         await poll_task
-        if not args.bootstrap:
+        if on_mock(args):
             await p.flush()
             result["broker_count"] = confluent_count_by_probe(p._producer, args.topic)
         await p.close()
@@ -407,15 +462,25 @@ def kafkify_batch_bytes(args: argparse.Namespace) -> dict[str, Any]:
         return {"failed": 0}
 
     result = timed(body)
+    if on_mock(args):
+        result["broker_count"] = kafkify_count_by_probe(p, args.topic)
     p.close()
     return result
 
 
 def confluent_bytes(args: argparse.Namespace) -> dict[str, Any]:
+    values, keys = w.bytes_records(args.records)
+    return confluent_produce_all(args, values, keys, BATCH_QUEUE)
+
+
+def confluent_produce_all(
+    args: argparse.Namespace, values: list[bytes], keys: list[Any], conf: dict[str, Any]
+) -> dict[str, Any]:
+    """confluent-kafka's idiom for records already in bytes: produce, on BufferError
+    serve deliveries and retry, poll(0) every 1000 records, flush."""
     from confluent_kafka import Producer
 
-    values, keys = w.bytes_records(args.records)
-    p = Producer(rdkafka_conf(args, **BATCH_QUEUE))
+    p = Producer(rdkafka_conf(args, **conf))
     p.produce(f"{args.topic}-warmup", values[0], key=keys[0])
     p.flush()
 
@@ -431,7 +496,10 @@ def confluent_bytes(args: argparse.Namespace) -> dict[str, Any]:
                 p.poll(0)
         p.flush()
 
-    return timed(body)
+    result = timed(body)
+    if on_mock(args):
+        result["broker_count"] = confluent_count_by_probe(p, args.topic)
+    return result
 
 
 def rdkafka_args() -> list[str]:
@@ -488,6 +556,75 @@ def kcat_env(kcat_path: str) -> dict[str, str]:
     return env
 
 
+# --- (h) the first record of a new producer ---------------------------------------
+
+
+def measure_first_records(
+    args: argparse.Namespace, first: Callable[[int], Callable[[], None]]
+) -> dict[str, Any]:
+    """``args.records`` producers one after the other: ``first(i)`` makes one and
+    sends record i, waiting for it, and returns how to close it (not timed)."""
+    latencies: list[float] = []
+    closers: list[Callable[[], None]] = []
+
+    def body() -> None:
+        for i in range(args.records):
+            started = time.perf_counter()
+            closers.append(first(i))
+            latencies.append(time.perf_counter() - started)
+
+    result = {**timed(body), **latency_summary(latencies)}
+    for close in closers:
+        close()
+    return result
+
+
+def kafkify_first_record(args: argparse.Namespace) -> dict[str, Any]:
+    values, keys = w.json_records(args.records)
+
+    def first(i: int) -> Callable[[], None]:
+        p = kafkify_producer(args)
+        p.send(args.topic, values[i], key=keys[i])
+        return p.close
+
+    return measure_first_records(args, first)
+
+
+def kafkify_first_record_after_start(args: argparse.Namespace) -> dict[str, Any]:
+    """What a request pays once the app has started (FastAPI's lifespan awaits
+    start()): the first send after ``await start()``. p50/p99 are that send's;
+    ``with_start_p50_us`` adds the construction and start()."""
+    values, keys = w.json_records(args.records)
+    sends: list[float] = []
+
+    def first(i: int) -> Callable[[], None]:
+        p = kafkify_producer(args)
+        asyncio.run(p.start())
+        started = time.perf_counter()
+        p.send(args.topic, values[i], key=keys[i])
+        sends.append(time.perf_counter() - started)
+        return p.close
+
+    result = measure_first_records(args, first)
+    result["with_start_p50_us"] = result.pop("p50_us")
+    result.pop("p99_us")
+    return {**result, **latency_summary(sends)}
+
+
+def confluent_first_record(args: argparse.Namespace) -> dict[str, Any]:
+    from confluent_kafka import Producer
+
+    values, keys = w.json_records(args.records)
+
+    def first(i: int) -> Callable[[], None]:
+        p = Producer(rdkafka_conf(args))
+        p.produce(args.topic, json.dumps(values[i]).encode(), key=keys[i])
+        p.flush()
+        return lambda: None
+
+    return measure_first_records(args, first)
+
+
 # --- item 6: memory after 1M records ------------------------------------------------
 
 
@@ -516,6 +653,8 @@ def kafkify_memory(args: argparse.Namespace) -> dict[str, Any]:
     result = timed(body)
     peak = max(peak, rss_bytes())
     after_flush = rss_bytes()
+    if on_mock(args):
+        result["broker_count"] = kafkify_count_by_probe(p, args.topic)
     p.close()
     mb = 1024 * 1024
     return {
@@ -531,6 +670,7 @@ CONTENDERS: dict[str, dict[str, Callable[[argparse.Namespace], dict[str, Any]]]]
     "fire_and_forget": {
         "kafkify produce": kafkify_fire_and_forget,
         "confluent produce + json.dumps": confluent_fire_and_forget,
+        "confluent produce (pre-encoded bytes)": confluent_preencoded,
         "confluent AIOProducer": aio_producer_fire_and_forget,
         "aiokafka send": aiokafka_fire_and_forget,
         "kafka-python send": kafka_python_fire_and_forget,
@@ -557,15 +697,12 @@ CONTENDERS: dict[str, dict[str, Callable[[argparse.Namespace], dict[str, Any]]]]
         "kcat (librdkafka C)": kcat,
         "confluent produce (bytes)": confluent_bytes,
     },
-    "mock": {
-        "kafkify produce": kafkify_fire_and_forget,
-        "confluent produce + json.dumps": confluent_fire_and_forget,
-    },
-    "asyncio_mock": {
-        "kafkify send_async": kafkify_asyncio,
-        "confluent AIOProducer (tuned, poll task)": aio_producer_asyncio,
-    },
     "memory": {"kafkify produce": kafkify_memory},
+    "first_record": {
+        "kafkify Producer() + send": kafkify_first_record,
+        "kafkify send after await start()": kafkify_first_record_after_start,
+        "confluent Producer() + produce + flush": confluent_first_record,
+    },
 }
 
 
@@ -576,6 +713,7 @@ def main() -> None:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--records", type=int, required=True)
     parser.add_argument("--bootstrap", help="omit for librdkafka's in-process mock cluster")
+    parser.add_argument("--broker", default="kafka", choices=["kafka", "tansu", "mock"])
     parser.add_argument("--kcat")
     parser.add_argument("--rust-ceiling")
     args = parser.parse_args()

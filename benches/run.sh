@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# One command for the peer benchmark (issue 5): builds the release wheel, a venv
-# with it and the peers (kafka-python, aiokafka, confluent-kafka, pinned in
-# requirements-dev.txt), the Rust ceiling program (benches/rust_ceiling.rs) and
-# kcat, then runs benches/compare.py, which starts its own Tansu broker.
-#   bash benches/run.sh [--rounds 3] [--quick] [--only asyncio,blocking]
-# kcat: Debian's package (installed when run as root), run against the librdkafka
-# that ships inside the confluent-kafka wheel: Debian's kcat bundles librdkafka
-# 2.0.2, which fails against Tansu ("Protocol read buffer underflow for ApiVersion v3").
+# One command for the whole benchmark (issues 5 and 12): builds the release wheel, a
+# venv with it and the peers (kafka-python, aiokafka, confluent-kafka, pinned in
+# requirements-dev.txt), the Rust ceiling program (benches/rust_ceiling.rs), and
+# installs Java/Maven (Apache Kafka), wrk, valgrind and kcat from Debian (as root);
+# then runs benches/compare.py, which starts each broker in turn.
+#   bash benches/run.sh [--rounds 3] [--quick] [--brokers kafka-1,kafka-3,tansu,mock]
+#                       [--only asyncio,blocking] [--no-extras]
+# kcat: Debian's package, run against the librdkafka that ships inside the
+# confluent-kafka wheel: Debian's kcat bundles librdkafka 2.0.2, which fails
+# against Tansu ("Protocol read buffer underflow for ApiVersion v3").
+export NEED_KAFKA=1 NEED_BENCH=1
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/setup.sh"
 cd "$ROOT"
 
@@ -25,13 +28,6 @@ for line in sys.stdin:
 echo "$RUST_CEILING"
 
 step "kcat, with the confluent-kafka wheel's librdkafka"
-if ! command -v kcat >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat
-    else
-        echo "kcat is not installed (sudo apt-get install kcat); benchmarking without it" >&2
-    fi
-fi
 KCAT_ARGS=()
 if command -v kcat >/dev/null; then
     libs="$(.venv-bench/bin/python -c 'import confluent_kafka, pathlib; print(pathlib.Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs")')"

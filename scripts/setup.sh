@@ -7,7 +7,8 @@
 #                                                 from scratch on 2 cores; reused when present)
 #   PIP_CACHE_DIR     ~/.cache/kafkify/pip
 #   KAFKIFY_CACHE     ~/.cache/kafkify           (the Tansu broker binary, Kafka's jars)
-# NEED_KAFKA=1 (scripts/test.sh) also checks for Java, Maven and openssl.
+# NEED_KAFKA=1 (scripts/test.sh) also checks for Java, Maven and openssl;
+# NEED_BENCH=1 (benches/run.sh) for wrk, valgrind and kcat.
 # Nothing here depends on the caches being present.
 set -euo pipefail
 
@@ -35,6 +36,11 @@ need_system_packages() {
         command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
         command -v mvn >/dev/null || missing+=(maven)
         command -v openssl >/dev/null || missing+=(openssl)  # the test PKI
+    fi
+    if [ "${NEED_BENCH:-0}" = 1 ]; then  # benches/run.sh's load generator and peers
+        command -v wrk >/dev/null || missing+=(wrk)            # benches/fastapi_load.py
+        command -v valgrind >/dev/null || missing+=(valgrind)  # benches/serialization.py
+        command -v kcat >/dev/null || missing+=(kcat)          # workload (d)
     fi
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
