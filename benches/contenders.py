@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import resource
@@ -30,7 +31,12 @@ import workload as w
 TASKS = 100  # workload (c): concurrent asyncio tasks
 # Workload (c)'s linger, the same for every client: the common 5 ms (what issue 5
 # measured the peers at), and 0 (each peer at its lowest latency).
-ASYNCIO_LINGER_MS = {"asyncio": 5, "asyncio_linger0": 0, "asyncio_mock": 0}
+ASYNCIO_LINGER_MS = {
+    "asyncio": 5,
+    "asyncio_linger0": 0,
+    "asyncio_mock": 0,
+    "shim_aiokafka_send_and_wait": 5,  # benches/shim_contenders.py: (c) through the shim
+}
 # aiokafka asks for a producer id with InitProducerId v0-v2, which Tansu answers
 # with an error (it serves v3+), so aiokafka runs with acks=all but no idempotence.
 AIOKAFKA_IDEMPOTENCE = False
@@ -75,10 +81,11 @@ def json_dumps_bytes(v: Any) -> bytes:
     return json.dumps(v).encode()
 
 
-def kafka_python_producer(args: argparse.Namespace, linger_ms: int) -> Any:
+def kafka_python_producer(args: argparse.Namespace, linger_ms: int, module: str = "kafka") -> Any:
     """kafka-python with the canonical JSON idiom. linger_ms=0 (its default) where a
-    record is waited for: at 5 ms every such send would wait 5 ms."""
-    from kafka import KafkaProducer
+    record is waited for: at 5 ms every such send would wait 5 ms. ``module``: where
+    KafkaProducer comes from (kafkify.compat.kafka for its shim, benches/shim_contenders.py)."""
+    KafkaProducer = importlib.import_module(module).KafkaProducer
 
     return KafkaProducer(
         bootstrap_servers=args.bootstrap,
@@ -90,9 +97,12 @@ def kafka_python_producer(args: argparse.Namespace, linger_ms: int) -> Any:
     )
 
 
-async def aiokafka_producer(args: argparse.Namespace, linger_ms: int) -> Any:
-    """A started aiokafka producer (see AIOKAFKA_IDEMPOTENCE)."""
-    from aiokafka import AIOKafkaProducer
+async def aiokafka_producer(
+    args: argparse.Namespace, linger_ms: int, module: str = "aiokafka"
+) -> Any:
+    """A started aiokafka producer (see AIOKAFKA_IDEMPOTENCE); ``module``: where
+    AIOKafkaProducer comes from (kafkify.compat.aiokafka for its shim)."""
+    AIOKafkaProducer = importlib.import_module(module).AIOKafkaProducer
 
     p = AIOKafkaProducer(
         bootstrap_servers=args.bootstrap,
@@ -168,9 +178,9 @@ def confluent_count_by_probe(p: Any, topic: str) -> int:
     return sum(offsets)
 
 
-def kafka_python_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
+def kafka_python_fire_and_forget(args: argparse.Namespace, module: str = "kafka") -> dict[str, Any]:
     values, keys = w.json_records(args.records)
-    p = kafka_python_producer(args, linger_ms=5)
+    p = kafka_python_producer(args, linger_ms=5, module=module)
     p.send(f"{args.topic}-warmup", values[0], key=keys[0]).get(timeout=30)
 
     def body() -> None:
@@ -183,11 +193,11 @@ def kafka_python_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def aiokafka_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
+def aiokafka_fire_and_forget(args: argparse.Namespace, module: str = "aiokafka") -> dict[str, Any]:
     values, keys = w.json_records(args.records)
 
     async def main() -> dict[str, Any]:
-        p = await aiokafka_producer(args, linger_ms=5)
+        p = await aiokafka_producer(args, linger_ms=5, module=module)
         await p.send_and_wait(f"{args.topic}-warmup", values[0], key=keys[0])
 
         async def body() -> None:
@@ -333,11 +343,12 @@ def kafkify_asyncio(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def aiokafka_asyncio(args: argparse.Namespace) -> dict[str, Any]:
+def aiokafka_asyncio(args: argparse.Namespace, module: str = "aiokafka") -> dict[str, Any]:
     values, keys = w.json_records(args.records)
 
     async def main() -> dict[str, Any]:
-        p = await aiokafka_producer(args, linger_ms=ASYNCIO_LINGER_MS[args.workload])
+        linger_ms = ASYNCIO_LINGER_MS[args.workload]
+        p = await aiokafka_producer(args, linger_ms=linger_ms, module=module)
         await p.send_and_wait(f"{args.topic}-warmup", values[0], key=keys[0])
         result = await run_tasks(
             lambda i: p.send_and_wait(args.topic, values[i], key=keys[i]), len(values)
@@ -567,6 +578,11 @@ CONTENDERS: dict[str, dict[str, Callable[[argparse.Namespace], dict[str, Any]]]]
     },
     "memory": {"kafkify produce": kafkify_memory},
 }
+# The shims against their peers (issue 12): benches/shim_contenders.py imports this
+# module and adds its workloads to CONTENDERS (whichever of the two is imported
+# first). Run as a script, this file must be that module, not a second copy of it.
+sys.modules.setdefault("contenders", sys.modules[__name__])
+importlib.import_module("shim_contenders")
 
 
 def main() -> None:
