@@ -40,7 +40,7 @@ def run(
     check = w.verify(bootstrap, topic, records, "json")
     if result["failed"] or not check.ok:
         sys.exit(f"{workload} / {row}: {result['failed']} failed deliveries, {check.describe()}")
-    return records / result["wall"]
+    return float(records / result["wall"])
 
 
 def main() -> None:
