@@ -22,6 +22,7 @@ import cProfile
 import pstats
 import sys
 
+import contenders
 import shim_contenders as s
 import workload as w
 
@@ -34,7 +35,7 @@ def run(
     args = argparse.Namespace(workload=workload, topic=topic, records=records, bootstrap=bootstrap)
     if profile:
         profile.enable()
-    result = s.CONTENDERS[workload][row](args)
+    result = contenders.CONTENDERS[workload][row](args)
     if profile:
         profile.disable()
     check = w.verify(bootstrap, topic, records, "json")

@@ -14,8 +14,9 @@ workload runs the peer's own idiom twice, once on the peer and once on its shim
 - ``shim_confluent_backpressure``: ``produce`` until ``BufferError``, then
   ``poll(0.1)``, with a 10,000-record queue so the loop keeps hitting it.
 
-Importing this module adds CONTENDERS to contenders.CONTENDERS (contenders.py imports
-it), so benches/contenders.py runs one of them:
+benches/contenders.py registers them (``contenders(module)``, which it calls with
+itself: the rows are its functions, and the two modules never import each other),
+so it runs one of them:
 
     python benches/contenders.py shim_kafka_python kafkify.compat.kafka --topic T \\
         --records N --bootstrap B
@@ -31,9 +32,9 @@ import functools
 import importlib
 import json
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
-import contenders as c
 import workload as w
 
 Contender = Callable[[argparse.Namespace], dict[str, Any]]
@@ -43,9 +44,12 @@ CONFLUENT_LOOPS = ("poll0", "backpressure")
 BACKPRESSURE_QUEUE = {"queue.buffering.max.messages": 10_000}
 
 
-def confluent_callback_loop(args: argparse.Namespace, *, module: str, style: str) -> dict[str, Any]:
+def confluent_callback_loop(
+    c: ModuleType, args: argparse.Namespace, *, module: str, style: str
+) -> dict[str, Any]:
     """confluent-kafka's producer loop with a delivery callback per record, on
-    ``module``'s Producer (confluent_kafka or kafkify.compat.confluent_kafka).
+    ``module``'s Producer (confluent_kafka or kafkify.compat.confluent_kafka);
+    ``c``: benches/contenders.py, whose helpers it uses.
     ``poll0``: poll(0) after every record (a full queue: a short poll);
     ``backpressure``: poll(0.1) only when produce() says the queue is full."""
     producer_cls = importlib.import_module(module).Producer
@@ -78,7 +82,8 @@ def confluent_callback_loop(args: argparse.Namespace, *, module: str, style: str
         p.flush()
         return {"failed": failed}
 
-    return c.timed(body)
+    result: dict[str, Any] = c.timed(body)
+    return result
 
 
 def peer_and_shim(
@@ -93,26 +98,31 @@ def peer_and_shim(
     }
 
 
-CONTENDERS: dict[str, dict[str, Contender]] = {
-    "shim_kafka_python": peer_and_shim(
-        c.kafka_python_fire_and_forget, ("kafka-python", "kafka"), "kafkify.compat.kafka"
-    ),
-    "shim_aiokafka_send_and_wait": peer_and_shim(
-        c.aiokafka_asyncio, ("aiokafka", "aiokafka"), "kafkify.compat.aiokafka"
-    ),
-    "shim_aiokafka_send": peer_and_shim(
-        c.aiokafka_fire_and_forget, ("aiokafka", "aiokafka"), "kafkify.compat.aiokafka"
-    ),
-    **{
-        f"shim_confluent_{style}": peer_and_shim(
-            confluent_callback_loop,
-            ("confluent-kafka", "confluent_kafka"),
-            "kafkify.compat.confluent_kafka",
-            style=style,
-        )
-        for style in CONFLUENT_LOOPS
-    },
-}
+def contenders(c: ModuleType) -> dict[str, dict[str, Contender]]:
+    """Workload -> {row name -> contender}; ``c``: benches/contenders.py, which calls
+    this with itself (so the peer rows are its own contenders, with its settings,
+    AIOKAFKA_IDEMPOTENCE included)."""
+    confluent_loop = functools.partial(confluent_callback_loop, c)
+    return {
+        "shim_kafka_python": peer_and_shim(
+            c.kafka_python_fire_and_forget, ("kafka-python", "kafka"), "kafkify.compat.kafka"
+        ),
+        "shim_aiokafka_send_and_wait": peer_and_shim(
+            c.aiokafka_asyncio, ("aiokafka", "aiokafka"), "kafkify.compat.aiokafka"
+        ),
+        "shim_aiokafka_send": peer_and_shim(
+            c.aiokafka_fire_and_forget, ("aiokafka", "aiokafka"), "kafkify.compat.aiokafka"
+        ),
+        **{
+            f"shim_confluent_{style}": peer_and_shim(
+                confluent_loop,
+                ("confluent-kafka", "confluent_kafka"),
+                "kafkify.compat.confluent_kafka",
+                style=style,
+            )
+            for style in CONFLUENT_LOOPS
+        },
+    }
 
 
 def spec(records: int, ours: str, peer: str, target: float) -> dict[str, Any]:
@@ -132,6 +142,3 @@ SHIM_WORKLOADS: dict[str, dict[str, Any]] = {
         for style in CONFLUENT_LOOPS
     },
 }
-# contenders.py imports this module at its end: by then its CONTENDERS exists, whichever
-# module was imported first.
-c.CONTENDERS.update(CONTENDERS)
