@@ -1,5 +1,7 @@
 """confluent-kafka's two producer loops, through kafkify.compat.confluent_kafka and
-on confluent-kafka itself, against one broker:
+on confluent-kafka itself, against one broker (the loops are
+benches/shim_contenders.py's ``shim_confluent_poll0`` and
+``shim_confluent_backpressure``, with the benchmark's records and settings):
 
 - ``poll0``: ``produce(..., callback=cb)`` + ``poll(0)`` per record (its README's loop);
 - ``backpressure``: ``produce`` until ``BufferError``, then ``poll(0.1)`` (a 10,000-record
@@ -7,7 +9,8 @@ on confluent-kafka itself, against one broker:
 
     python benches/confluent_shim_loop.py BOOTSTRAP [--records N] [--rounds R] [--profile]
 
-Prints records/s of each loop, alternating shim and real for R rounds, then each
+Prints records/s of each loop, alternating shim and real for R rounds (each run on
+a fresh topic, read back and checked: a failed check fails the run), then each
 one's best and the shim/real ratio of the bests; with ``--profile`` the shim's
 cProfile top entries.
 """
@@ -17,45 +20,28 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
-import time
-import uuid
-from typing import Any
+import sys
 
-LOOPS = ("poll0", "backpressure")
+import contenders
+import shim_contenders as s
+import workload as w
 
 
-def loop(producer_cls: Any, bootstrap: str, topic: str, records: int, style: str) -> float:
-    """Records/s of the loop, flush included."""
-    conf = {"bootstrap.servers": bootstrap, "linger.ms": 500}
-    if style == "backpressure":
-        conf["queue.buffering.max.messages"] = 10_000
-    p = producer_cls(conf)
-    value = b"x" * 100
-    delivered = 0
-
-    def cb(err: Any, msg: Any) -> None:
-        nonlocal delivered
-        if err is None:
-            delivered += 1
-
-    # poll0: poll(0) after every record (a full queue: a short poll); backpressure:
-    # poll only when produce() says the queue is full.
-    poll_each = style == "poll0"
-    when_full = 0.01 if poll_each else 0.1
-    started = time.perf_counter()
-    for _ in range(records):
-        while True:
-            try:
-                p.produce(topic, value, callback=cb)
-                break
-            except BufferError:
-                p.poll(when_full)
-        if poll_each:
-            p.poll(0)
-    p.flush()
-    elapsed = time.perf_counter() - started
-    assert delivered == records, (delivered, records)
-    return records / elapsed
+def run(
+    workload: str, row: str, bootstrap: str, records: int, profile: cProfile.Profile | None = None
+) -> float:
+    """Records/s of one checked run (flush included), profiled when ``profile`` is given."""
+    topic = w.unique_topic(workload.replace("_", "-"))
+    args = argparse.Namespace(workload=workload, topic=topic, records=records, bootstrap=bootstrap)
+    if profile:
+        profile.enable()
+    result = contenders.CONTENDERS[workload][row](args)
+    if profile:
+        profile.disable()
+    check = w.verify(bootstrap, topic, records, "json")
+    if result["failed"] or not check.ok:
+        sys.exit(f"{workload} / {row}: {result['failed']} failed deliveries, {check.describe()}")
+    return float(records / result["wall"])
 
 
 def main() -> None:
@@ -66,20 +52,14 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
 
-    import confluent_kafka
-
-    from kafkify.compat import confluent_kafka as shim
-
-    topic = f"shim-loop-{uuid.uuid4().hex[:8]}"
-    # Warm-up: the topic is created (auto-create) and both clients have metadata.
-    loop(confluent_kafka.Producer, args.bootstrap, topic, 1000, "poll0")
-    loop(shim.Producer, args.bootstrap, topic, 1000, "poll0")
-    clients = {"shim": shim.Producer, "real": confluent_kafka.Producer}
-    for style in LOOPS:
-        best = dict.fromkeys(clients, 0.0)
+    for style in s.CONFLUENT_LOOPS:
+        workload = f"shim_confluent_{style}"
+        spec = s.SHIM_WORKLOADS[workload]
+        rows = {"shim": spec["ours"], "real": spec["peer"]}
+        best = dict.fromkeys(rows, 0.0)
         for _ in range(args.rounds):
-            for name, cls in clients.items():
-                rate = loop(cls, args.bootstrap, topic, args.records, style)
+            for name, row in rows.items():
+                rate = run(workload, row, args.bootstrap, args.records)
                 best[name] = max(best[name], rate)
                 print(f"{style} {name}: {rate:,.0f} records/s", flush=True)
         print(
@@ -88,9 +68,8 @@ def main() -> None:
         )
     if args.profile:
         prof = cProfile.Profile()
-        prof.enable()
-        loop(shim.Producer, args.bootstrap, topic, args.records // 4, "poll0")
-        prof.disable()
+        ours = s.SHIM_WORKLOADS["shim_confluent_poll0"]["ours"]
+        run("shim_confluent_poll0", ours, args.bootstrap, args.records // 4, prof)
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import resource
@@ -25,12 +26,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import shim_contenders
 import workload as w
 
 TASKS = 100  # workload (c): concurrent asyncio tasks
 # Workload (c)'s linger, the same for every client: the common 5 ms (what issue 5
 # measured the peers at), and 0 (each peer at its lowest latency).
-ASYNCIO_LINGER_MS = {"asyncio": 5, "asyncio_linger0": 0}
+ASYNCIO_LINGER_MS = {
+    "asyncio": 5,
+    "asyncio_linger0": 0,
+    "shim_aiokafka_send_and_wait": 5,  # benches/shim_contenders.py: (c) through the shim
+}
 # aiokafka asks for a producer id with InitProducerId v0-v2, which Tansu answers
 # with an error (it serves v3+), so on Tansu aiokafka runs with acks=all but no
 # idempotence; on Apache Kafka with both, like every other client.
@@ -111,10 +117,11 @@ def json_dumps_bytes(v: Any) -> bytes:
     return json.dumps(v).encode()
 
 
-def kafka_python_producer(args: argparse.Namespace, linger_ms: int) -> Any:
+def kafka_python_producer(args: argparse.Namespace, linger_ms: int, module: str = "kafka") -> Any:
     """kafka-python with the canonical JSON idiom. linger_ms=0 (its default) where a
-    record is waited for: at 5 ms every such send would wait 5 ms."""
-    from kafka import KafkaProducer
+    record is waited for: at 5 ms every such send would wait 5 ms. ``module``: where
+    KafkaProducer comes from (kafkify.compat.kafka for its shim, benches/shim_contenders.py)."""
+    KafkaProducer = importlib.import_module(module).KafkaProducer
 
     return KafkaProducer(
         bootstrap_servers=args.bootstrap,
@@ -126,9 +133,12 @@ def kafka_python_producer(args: argparse.Namespace, linger_ms: int) -> Any:
     )
 
 
-async def aiokafka_producer(args: argparse.Namespace, linger_ms: int) -> Any:
-    """A started aiokafka producer (see AIOKAFKA_NO_IDEMPOTENCE_ON)."""
-    from aiokafka import AIOKafkaProducer
+async def aiokafka_producer(
+    args: argparse.Namespace, linger_ms: int, module: str = "aiokafka"
+) -> Any:
+    """A started aiokafka producer (see AIOKAFKA_NO_IDEMPOTENCE_ON); ``module``: where
+    AIOKafkaProducer comes from (kafkify.compat.aiokafka for its shim)."""
+    AIOKafkaProducer = importlib.import_module(module).AIOKafkaProducer
 
     p = AIOKafkaProducer(
         bootstrap_servers=args.bootstrap,
@@ -216,9 +226,9 @@ def confluent_count_by_probe(p: Any, topic: str) -> int:
     return sum(offsets)
 
 
-def kafka_python_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
+def kafka_python_fire_and_forget(args: argparse.Namespace, module: str = "kafka") -> dict[str, Any]:
     values, keys = w.json_records(args.records)
-    p = kafka_python_producer(args, linger_ms=5)
+    p = kafka_python_producer(args, linger_ms=5, module=module)
     p.send(f"{args.topic}-warmup", values[0], key=keys[0]).get(timeout=30)
 
     def body() -> None:
@@ -231,11 +241,11 @@ def kafka_python_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def aiokafka_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
+def aiokafka_fire_and_forget(args: argparse.Namespace, module: str = "aiokafka") -> dict[str, Any]:
     values, keys = w.json_records(args.records)
 
     async def main() -> dict[str, Any]:
-        p = await aiokafka_producer(args, linger_ms=5)
+        p = await aiokafka_producer(args, linger_ms=5, module=module)
         await p.send_and_wait(f"{args.topic}-warmup", values[0], key=keys[0])
 
         async def body() -> None:
@@ -388,11 +398,12 @@ def kafkify_asyncio(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def aiokafka_asyncio(args: argparse.Namespace) -> dict[str, Any]:
+def aiokafka_asyncio(args: argparse.Namespace, module: str = "aiokafka") -> dict[str, Any]:
     values, keys = w.json_records(args.records)
 
     async def main() -> dict[str, Any]:
-        p = await aiokafka_producer(args, linger_ms=ASYNCIO_LINGER_MS[args.workload])
+        linger_ms = ASYNCIO_LINGER_MS[args.workload]
+        p = await aiokafka_producer(args, linger_ms=linger_ms, module=module)
         await p.send_and_wait(f"{args.topic}-warmup", values[0], key=keys[0])
         result = await run_tasks(
             lambda i: p.send_and_wait(args.topic, values[i], key=keys[i]), len(values)
@@ -704,6 +715,8 @@ CONTENDERS: dict[str, dict[str, Callable[[argparse.Namespace], dict[str, Any]]]]
         "confluent Producer() + produce + flush": confluent_first_record,
     },
 }
+# The shims against their peers (issue 12), built on this module's functions.
+CONTENDERS.update(shim_contenders.contenders(sys.modules[__name__]))
 
 
 def main() -> None:
