@@ -23,7 +23,10 @@ responses (warm-up and timed) and that plus the requests wrk may have left in fl
 error fails the run. Best of --rounds by requests/s.
 
 Producer settings, the same for the three apps: benches/workload.py's
-RDKAFKA_SETTINGS (acks=all, idempotence, linger 5 ms, no compression).
+RDKAFKA_SETTINGS (acks=all, idempotence, linger 5 ms, no compression). AIOProducer is
+tuned as benches/contenders.py's aio_producer_asyncio is: batch_size = the number of
+concurrent senders (here wrk's connections), a 5 ms buffer_timeout and a poll task
+(see benches/apps/aio_producer_app.py).
 """
 
 from __future__ import annotations
@@ -131,6 +134,7 @@ def serving(app: str, bootstrap: str, topic: str, connections: int) -> Iterator[
         "PYTHONPATH": os.pathsep.join([str(ROOT / "examples"), str(HERE)]),
         "KAFKA_BOOTSTRAP": bootstrap,
         "ORDERS_TOPIC": topic,
+        # Read by benches/apps/aio_producer_app.py alone (its batch_size, see there).
         "AIO_PRODUCER_BATCH_SIZE": str(connections),
     }
     with tempfile.TemporaryFile() as log:

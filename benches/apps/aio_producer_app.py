@@ -28,8 +28,10 @@ from fastapi_app import Order, Placed
 from workload import RDKAFKA_SETTINGS
 
 TOPIC = os.environ.get("ORDERS_TOPIC", "orders")
-# Records handed to librdkafka per thread-pool hop. contenders.py uses the number of
-# concurrent senders; benches/fastapi_load.py passes wrk's connection count.
+# Records handed to librdkafka per thread-pool hop: as in contenders.py, the number of
+# concurrent senders (benches/fastapi_load.py passes wrk's connection count). More
+# than that and a batch fills only when the 100 ms monitor looks: a fixed 100 at 50
+# connections served ~450 requests/s, against ~1,200 with 50 (or with 1).
 BATCH_SIZE = int(os.environ.get("AIO_PRODUCER_BATCH_SIZE", "100"))
 
 
@@ -56,6 +58,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         await producer.close()
 
 
+# A plain def like kafkify.fastapi.get_producer, so FastAPI runs it on its thread
+# pool in both apps: keep the two alike.
 def get_producer(request: Request) -> AIOProducer:
     producer: AIOProducer = request.state.producer
     return producer
