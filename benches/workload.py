@@ -6,10 +6,14 @@ the checking process build the same ones without passing them around:
 - JSON workloads: a ~100-byte order event dict (serialization.small() plus "seq"),
   keyed ``user-{seq % 1000}``;
 - bytes workloads: ``{"seq":N,...}`` padded to 100 bytes, the same keys.
+
+With ``size`` (benches/scaling.py), a JSON record gets order lines until it encodes
+to about ``size`` bytes, and a bytes record is padded to exactly ``size``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -39,23 +43,52 @@ def key(seq: int) -> str:
     return f"user-{seq % KEYS}"
 
 
-def json_value(seq: int) -> dict[str, Any]:
+def json_value(seq: int, size: int | None = None) -> dict[str, Any]:
+    """The ~100 B order event; with ``size``, plus as many order lines (each
+    different, from ``seq``) as bring its encoding to about ``size`` bytes."""
     doc = small()
     doc["seq"] = seq
+    lines = order_line_count(size) if size else 0
+    if lines:
+        doc["lines"] = [order_line(seq, i) for i in range(lines)]
     return doc
 
 
-def bytes_value(seq: int) -> bytes:
+def order_line(seq: int, i: int) -> dict[str, Any]:
+    n = (seq + i) % 100_000  # fixed-width fields: every record's line is the same size
+    return {
+        "sku": f"SKU-{n:05d}",
+        "name": f"Product number {n:05d}",
+        "qty": n % 4 + 1,
+        "unit_price": n % 100 + 0.99,
+        "tags": ["new", "promo"],
+    }
+
+
+@functools.lru_cache
+def order_line_count(size: int) -> int:
+    """How many order lines bring the event to about ``size`` encoded bytes."""
+    base = json_size({**json_value(0), "lines": []})
+    return max(0, round((size - base) / (json_size(order_line(0, 0)) + 1)))
+
+
+def json_size(doc: Any) -> int:
+    """Bytes of ``doc`` as compact JSON (as kafkify writes it)."""
+    return len(json.dumps(doc, separators=(",", ":")))
+
+
+def bytes_value(seq: int, size: int | None = None) -> bytes:
+    """``{"seq":N,"pad":"xx..."}``, exactly ``size`` bytes (default 100)."""
     head = b'{"seq":%d,"pad":"' % seq
-    return head + b"x" * (BYTES_SIZE - len(head) - 2) + b'"}'
+    return head + b"x" * ((size or BYTES_SIZE) - len(head) - 2) + b'"}'
 
 
-def json_records(n: int) -> tuple[list[dict[str, Any]], list[str]]:
-    return [json_value(i) for i in range(n)], [key(i) for i in range(n)]
+def json_records(n: int, size: int | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    return [json_value(i, size) for i in range(n)], [key(i) for i in range(n)]
 
 
-def bytes_records(n: int) -> tuple[list[bytes], list[bytes]]:
-    return [bytes_value(i) for i in range(n)], [key(i).encode() for i in range(n)]
+def bytes_records(n: int, size: int | None = None) -> tuple[list[bytes], list[bytes]]:
+    return [bytes_value(i, size) for i in range(n)], [key(i).encode() for i in range(n)]
 
 
 def write_records_file(path: str, n: int) -> None:
@@ -93,11 +126,14 @@ class Check:
         )
 
 
-def verify(bootstrap: str, topic: str, n: int, kind: str, timeout: float = 120.0) -> Check:
+def verify(
+    bootstrap: str, topic: str, n: int, kind: str, timeout: float = 120.0, size: int | None = None
+) -> Check:
     """Consume ``topic`` from the beginning with confluent-kafka's Consumer (an
-    independent client) and check that records 0..n-1 each arrived exactly once,
-    with the right key and value. JSON values are compared decoded (clients format
-    JSON differently); bytes values byte for byte."""
+    independent client) and check that records 0..n-1 (of ``size``, as
+    json_value/bytes_value make them) each arrived exactly once, with the right key
+    and value. JSON values are compared decoded (clients format JSON differently);
+    bytes values byte for byte."""
     seen: Counter[int] = Counter()
     wrong = received = 0
     for k, v in consume(bootstrap, topic, n, timeout):
@@ -108,7 +144,10 @@ def verify(bootstrap: str, topic: str, n: int, kind: str, timeout: float = 120.0
             wrong += 1
             continue
         seen[seq] += 1
-        good_value = json.loads(v) == json_value(seq) if kind == "json" else v == bytes_value(seq)
+        if kind == "json":
+            good_value = json.loads(v) == json_value(seq, size)
+        else:
+            good_value = v == bytes_value(seq, size)
         if not (0 <= seq < n and good_value and k == key(seq).encode()):
             wrong += 1
     missing = sum(1 for i in range(n) if i not in seen)
