@@ -608,9 +608,12 @@ def kafkify_first_record_after_start(args: argparse.Namespace) -> dict[str, Any]
     values, keys = w.json_records(args.records)
     sends: list[float] = []
 
+    async def start(p: Any) -> None:
+        await p.start()  # start() needs a running loop
+
     def first(i: int) -> Callable[[], None]:
         p = kafkify_producer(args)
-        asyncio.run(p.start())
+        asyncio.run(start(p))
         started = time.perf_counter()
         p.send(args.topic, values[i], key=keys[i])
         sends.append(time.perf_counter() - started)

@@ -58,9 +58,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         await producer.close()
 
 
-# A plain def like kafkify.fastapi.get_producer, so FastAPI runs it on its thread
-# pool in both apps: keep the two alike.
-def get_producer(request: Request) -> AIOProducer:
+# An async dependency like kafkify.fastapi's ProducerDep (a plain def would run on
+# FastAPI's thread pool, a hop per request): keep the apps alike.
+async def get_producer(request: Request) -> AIOProducer:
     producer: AIOProducer = request.state.producer
     return producer
 

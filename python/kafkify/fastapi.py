@@ -90,5 +90,12 @@ def get_producer(connection: HTTPConnection) -> Producer:
     return producer
 
 
-ProducerDep = Annotated[Producer, Depends(get_producer)]
+async def _producer_dependency(connection: HTTPConnection) -> Producer:
+    # An async dependency: FastAPI runs a plain-def one on its thread pool, a
+    # thread hop per request that cost the example app a third of its requests/s
+    # (benches/fastapi_load.py). get_producer stays a plain function for callers.
+    return get_producer(connection)
+
+
+ProducerDep = Annotated[Producer, Depends(_producer_dependency)]
 """Route parameter type: ``async def route(..., producer: ProducerDep)``."""
