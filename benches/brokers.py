@@ -25,8 +25,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scripts"))
 
-# scripts/, found through the path above
+# benches/ modules, and scripts/ ones found through the path above
 import kafka_cluster  # noqa: E402
+import workload as w  # noqa: E402
 
 import tansu_broker  # noqa: E402
 
@@ -34,16 +35,6 @@ BROKERS = ("kafka-1", "kafka-3", "tansu", "mock")
 PARTITIONS = 6
 # What a contender is told (contenders.py --broker): which protocol quirks apply.
 KIND = {"kafka-1": "kafka", "kafka-3": "kafka", "tansu": "tansu", "mock": "mock"}
-
-
-def create_topic(bootstrap: str, topic: str, partitions: int = PARTITIONS) -> None:
-    """Create ``topic`` with ``partitions`` partitions and the cluster's default
-    replication (3 on kafka-3), and wait until it exists."""
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions)], request_timeout=30)
-    futures[topic].result(timeout=60)
 
 
 class Broker:
@@ -82,5 +73,5 @@ class Broker:
                 yield tansu.bootstrap_servers
         else:
             assert self._bootstrap is not None
-            create_topic(self._bootstrap, topic)
+            w.create_topic(self._bootstrap, topic, PARTITIONS)
             yield self._bootstrap

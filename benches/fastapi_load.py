@@ -52,8 +52,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from confluent_kafka.admin import AdminClient, NewTopic
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -70,10 +68,13 @@ LUA_SCRIPT = HERE / "fastapi_orders.lua"
 APPS_DIR = HERE / "apps"
 # Report name -> uvicorn app (benches/apps/). kafkify's is examples/fastapi_app.py
 # itself, its lifespan given the common producer settings (see kafkify_app.py).
+# The same route with no producer: the most one uvicorn worker serves (nothing to read back).
+CEILING = "no producer (HTTP ceiling)"
 APPS = {
     "kafkify (kafkify.fastapi)": "kafkify_app:app",
     "aiokafka send_and_wait": "aiokafka_app:app",
     "confluent AIOProducer (tuned, poll task)": "aio_producer_app:app",
+    CEILING: "no_producer_app:app",
 }
 OURS, TARGET_PEER, TARGET_RATIO = "kafkify (kafkify.fastapi)", "aiokafka send_and_wait", 2.0
 # What benches/fastapi_orders.lua sends besides the user: every event must carry it.
@@ -196,12 +197,6 @@ def errors(summary: dict[str, Any]) -> int:
 # --- the broker --------------------------------------------------------------------------
 
 
-def create_topic(bootstrap: str, topic: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS)])
-    futures[topic].result(timeout=30)
-
-
 def event_problem(key: bytes | None, value: bytes) -> str | None:
     """Why a record is not an order event of examples/fastapi_app.py for an order
     benches/fastapi_orders.lua sent (None: it is one)."""
@@ -250,7 +245,7 @@ def check_records(bootstrap: str, topic: str, created: int, in_flight: int) -> t
 
 def run_one(app: str, bootstrap: str, connections: int, t: Timing) -> dict[str, Any]:
     topic = w.unique_topic("fastapi-orders")
-    create_topic(bootstrap, topic)
+    w.create_topic(bootstrap, topic, PARTITIONS)
     with serving(app, bootstrap, topic, connections) as server:
         warmup = wrk(server.url, connections, t.warmup_s)
         time.sleep(0.5)  # the requests wrk left in flight finish before the timed run
@@ -259,7 +254,11 @@ def run_one(app: str, bootstrap: str, connections: int, t: Timing) -> dict[str, 
         cpu = cpu_seconds(server.process.pid) - cpu_before
         server.stop()
     created = warmup["created"] + timed["created"]
-    records, check = check_records(bootstrap, topic, created, in_flight=2 * connections)
+    if app == APPS[CEILING]:
+        records = sum(1 for _ in w.consume(bootstrap, topic, 0, timeout=10))
+        check = "ok (no producer, no records)" if records == 0 else f"MISMATCH: {records} records"
+    else:
+        records, check = check_records(bootstrap, topic, created, in_flight=2 * connections)
     non_2xx = warmup["other_status"] + timed["other_status"]
     socket_errors = errors(warmup) + errors(timed)
     if check.startswith("ok") and (non_2xx or socket_errors):
