@@ -240,27 +240,7 @@ class AIOKafkaProducer:
             TypeError, ValueError: bad topic, key, value or headers.
             AssertionError: neither a key nor a value (aiokafka's check).
         """
-        if value is None and key is None:
-            raise AssertionError("Need at least one: key or value")
-        if self._closed:
-            raise Errors.ProducerClosed()
-        key_bytes = self._key_serializer(key) if self._key_serializer else key
-        value_bytes = self._value_serializer(value) if self._value_serializer else value
-        if partition is None and self._chooser is not None:
-            partition = await asyncio.get_running_loop().run_in_executor(
-                None, self._chooser, topic, key_bytes
-            )
-        try:
-            inner = self._producer.send_async(
-                topic,
-                value_bytes,
-                key_bytes,
-                headers=list(headers) if headers is not None else None,
-                partition=partition,
-                timestamp_ms=timestamp_ms,
-            )
-        except kafkify.KafkaError as e:
-            raise self._error(e) from e
+        inner = await self._send_async(topic, value, key, partition, timestamp_ms, headers)
         return self._track(inner, _record_metadata)
 
     async def send_and_wait(
@@ -276,8 +256,50 @@ class AIOKafkaProducer:
 
         Raises: the errors of ``send``, and the record's delivery error.
         """
-        future = await self.send(topic, value, key, partition, timestamp_ms, headers)
-        return await future
+        # The core's future, awaited as it is: send()'s second future and its
+        # done-callback (one more loop iteration per record) cost the shim half its
+        # speed (benches/shim_contenders.py). Cancelling this call cancels that
+        # future, as cancelling aiokafka's send_and_wait cancels its record's future;
+        # the record may still be delivered. flush() waits for it in the core.
+        inner = await self._send_async(topic, value, key, partition, timestamp_ms, headers)
+        try:
+            meta = await inner
+        except kafkify.KafkaError as e:
+            raise Errors.from_kafkify(e) from e
+        return None if self._no_ack else _record_metadata(meta)
+
+    async def _send_async(
+        self,
+        topic: str,
+        value: Any,
+        key: Any,
+        partition: int | None,
+        timestamp_ms: int | None,
+        headers: Iterable[tuple[str, bytes]] | None,
+    ) -> Awaitable[kafkify.RecordMetadata]:
+        """Serialize, choose the partition, and hand the record to the core: its
+        future (``send``'s checks and errors)."""
+        if value is None and key is None:
+            raise AssertionError("Need at least one: key or value")
+        if self._closed:
+            raise Errors.ProducerClosed()
+        key_bytes = self._key_serializer(key) if self._key_serializer else key
+        value_bytes = self._value_serializer(value) if self._value_serializer else value
+        if partition is None and self._chooser is not None:
+            partition = await asyncio.get_running_loop().run_in_executor(
+                None, self._chooser, topic, key_bytes
+            )
+        try:
+            return self._producer.send_async(
+                topic,
+                value_bytes,
+                key_bytes,
+                headers=list(headers) if headers is not None else None,
+                partition=partition,
+                timestamp_ms=timestamp_ms,
+            )
+        except kafkify.KafkaError as e:
+            raise self._error(e) from e
 
     def create_batch(self) -> BatchBuilder:
         """An empty batch (up to ``max_batch_size`` bytes) for ``send_batch``."""
