@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import ssl
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -120,40 +119,8 @@ class PartitionChooser:
         return int(self._fn(key_bytes, parts, parts))
 
 
-class Outstanding:
-    """Counts records whose delivery report the shim has not finished handling,
-    so ``flush()`` returns only once every callback and future is settled."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._cond = threading.Condition()
-
-    def add(self) -> None:
-        with self._cond:
-            self._count += 1
-
-    def done(self) -> None:
-        with self._cond:
-            self._count -= 1
-            if self._count <= 0:
-                self._cond.notify_all()
-
-    def __len__(self) -> int:
-        return self._count
-
-    def wait(self, deadline: float | None) -> bool:
-        """Wait until none is outstanding or ``deadline`` (monotonic) passes."""
-        with self._cond:
-            while self._count > 0:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self._cond.wait(left if left is None else min(left, 0.1))
-            return True
-
-
-def deadline_after(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + max(timeout, 0.0)
+def deadline_after(timeout: float) -> float:
+    return time.monotonic() + max(timeout, 0.0)
 
 
 def remaining(deadline: float | None) -> float | None:

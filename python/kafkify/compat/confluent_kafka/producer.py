@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -192,7 +191,7 @@ class Producer(PolledProducer):
         return self._flush(_checked_timeout(timeout))
 
     def _flush(self, timeout: float | None) -> int:
-        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        deadline = None if timeout is None or timeout < 0 else _common.deadline_after(timeout)
         while self._pending > 0:
             left = _common.remaining(deadline)
             if left == 0:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator
 from typing import Any, NamedTuple
 
+import kafkify
 from kafkify.compat.kafka import errors as Errors
 from kafkify.compat.kafka.structs import TopicPartition
 
@@ -44,7 +46,10 @@ class Future:
         self._callbacks: list[Callable[[Any], object]] = []
         self._errbacks: list[Callable[[BaseException], object]] = []
         self._lock = threading.Lock()
-        self._event = threading.Event()
+        # Made by the first get() that has to wait: a threading.Event per record
+        # (a Condition, built in Python) cost more than the rest of send()
+        # (benches/shim_contenders.py), and most futures are never waited on.
+        self._event: threading.Event | None = None
 
     def succeeded(self) -> bool:
         return self.is_done and not bool(self.exception)
@@ -67,7 +72,9 @@ class Future:
             self.value = value
             self.is_done = True
             callbacks = list(self._callbacks)
-        self._event.set()
+            event = self._event
+        if event is not None:
+            event.set()
         for f in callbacks:
             self._call(f, value)
         return self
@@ -85,7 +92,9 @@ class Future:
             self.exception = exc
             self.is_done = True
             errbacks = list(self._errbacks)
-        self._event.set()
+            event = self._event
+        if event is not None:
+            event.set()
         for f in errbacks:
             self._call(f, exc)
         return self
@@ -134,6 +143,16 @@ class Future:
             raise self.exception
         return self.value
 
+    def _wait(self, timeout: float | None) -> bool:
+        """Wait until done, up to ``timeout`` seconds; True when done."""
+        with self._lock:
+            if self.is_done:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
+
     def _call(self, f: Callable[[Any], object], arg: Any) -> None:
         try:
             f(arg)
@@ -146,6 +165,13 @@ class Future:
 class FutureRecordMetadata(Future):
     """What ``KafkaProducer.send()`` returns; resolves to ``RecordMetadata``."""
 
+    def _delivered(self, err: kafkify.KafkaError | None, meta: kafkify.RecordMetadata) -> None:
+        """The core's delivery callback for this future's record."""
+        if err is not None:
+            self.failure(Errors.from_kafkify(err))
+        else:
+            self.success(_record_metadata(meta))
+
     def get(self, timeout: float | None = None) -> RecordMetadata:
         """Block until the record is acknowledged.
 
@@ -153,9 +179,23 @@ class FutureRecordMetadata(Future):
             KafkaTimeoutError: not done within ``timeout`` seconds.
             KafkaError: the record failed (the stored exception is re-raised).
         """
-        if not self._event.wait(timeout):
+        if not self._wait(timeout):
             raise Errors.KafkaTimeoutError(f"Timeout after waiting for {timeout} secs.")
         if self.exception is not None:
             raise self.exception
         value: RecordMetadata = self.value
         return value
+
+
+def _record_metadata(meta: kafkify.RecordMetadata) -> RecordMetadata:
+    return RecordMetadata(
+        meta.topic,
+        meta.partition,
+        TopicPartition(meta.topic, meta.partition),
+        meta.offset,
+        meta.timestamp if meta.timestamp >= 0 else int(time.time() * 1000),
+        None,
+        meta.serialized_key_size,
+        meta.serialized_value_size,
+        meta.serialized_header_size,
+    )

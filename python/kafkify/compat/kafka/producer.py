@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import kafkify
 from kafkify.compat import _common
 from kafkify.compat.kafka import errors as Errors
-from kafkify.compat.kafka.future import FutureRecordMetadata, RecordMetadata
+from kafkify.compat.kafka.future import FutureRecordMetadata
 from kafkify.compat.kafka.serializer import serialize
 from kafkify.compat.kafka.structs import OffsetAndMetadata, TopicPartition
 
@@ -135,7 +134,6 @@ class KafkaProducer:
             if self._partitioner_fn
             else None
         )
-        self._outstanding = _common.Outstanding()
         self._closed = False
         # kafka-python keeps the password in plaintext here; the core gets it above
         # and no one needs it back, so ``.config`` (and any repr or log of it)
@@ -173,17 +171,6 @@ class KafkaProducer:
         if partition is None and self._chooser is not None:
             partition = self._chooser(topic, key_bytes)
         future = FutureRecordMetadata()
-
-        def on_delivery(err: kafkify.KafkaError | None, meta: kafkify.RecordMetadata) -> None:
-            try:
-                if err is not None:
-                    future.failure(Errors.from_kafkify(err))
-                else:
-                    future.success(_record_metadata(meta))
-            finally:
-                self._outstanding.done()
-
-        self._outstanding.add()
         try:
             self._producer.produce(
                 topic,
@@ -192,13 +179,10 @@ class KafkaProducer:
                 headers=headers or None,
                 partition=partition,
                 timestamp_ms=timestamp_ms,
-                on_delivery=on_delivery,
+                on_delivery=future._delivered,
             )
-        except BaseException as e:
-            self._outstanding.done()
-            if isinstance(e, kafkify.KafkaError):
-                raise Errors.from_kafkify(e) from e
-            raise
+        except kafkify.KafkaError as e:
+            raise Errors.from_kafkify(e) from e
         return future
 
     def flush(self, timeout: float | None = None) -> None:
@@ -208,15 +192,12 @@ class KafkaProducer:
         Raises:
             KafkaTimeoutError: records still pending after ``timeout`` seconds.
         """
-        deadline = _common.deadline_after(timeout)
+        # The core's flush also waits until every delivery callback has run, so
+        # every future is resolved when it returns.
         try:
             self._producer.flush(timeout)
         except kafkify.KafkaError as e:
             raise Errors.from_kafkify(e) from e
-        if not self._outstanding.wait(deadline):
-            raise Errors.KafkaTimeoutError(
-                f"Timeout after waiting for {timeout} secs: callbacks still running"
-            )
 
     def close(self, timeout: float | None = None, null_logger: bool = False) -> None:
         """Flush, then release everything. Safe to call twice.
@@ -317,17 +298,3 @@ class KafkaProducer:
 def _bytes(data: Any) -> Any:
     """A serializer's bytearray/memoryview result (kafka-python accepts them) as bytes."""
     return bytes(data) if isinstance(data, bytearray | memoryview) else data
-
-
-def _record_metadata(meta: kafkify.RecordMetadata) -> RecordMetadata:
-    return RecordMetadata(
-        meta.topic,
-        meta.partition,
-        TopicPartition(meta.topic, meta.partition),
-        meta.offset,
-        meta.timestamp if meta.timestamp >= 0 else int(time.time() * 1000),
-        None,
-        meta.serialized_key_size,
-        meta.serialized_value_size,
-        meta.serialized_header_size,
-    )
