@@ -18,8 +18,9 @@ count, after a warm-up to another topic, and moves a bounded volume: min(100k,
 50 MB / size) records (--quick: a tenth); with --rounds, every point that many
 times, the fastest kept. Every run of a point is read back with confluent-kafka's
 Consumer and checked record by record (workload.verify); a failed check fails the
-run. Two unrecorded points warm the broker up first. Prints a table per dimension, saves one PNG per dimension and
-(from the command line) the results as JSON: <out>/<stamp>-scaling*.
+run. Two unrecorded points warm the broker up first. Prints a table per
+dimension, saves one PNG per dimension and (from the command line) the results as
+JSON: <out>/<stamp>-scaling*.
 """
 
 from __future__ import annotations
