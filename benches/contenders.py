@@ -178,8 +178,10 @@ def on_mock(args: argparse.Namespace) -> bool:
 
 def kafkify_count_by_probe(p: Any, topic: str) -> int:
     """Records a mock-cluster topic holds: one probe per partition lands at offset
-    = the records before it (the mock cluster cannot be read by another client)."""
-    return sum(p.send(topic, {"probe": True}, partition=q).offset for q in p.partitions_for(topic))
+    = the records before it (the mock cluster cannot be read by another client).
+    The probe is a keyed tombstone, which every value serializer takes."""
+    probes = (p.send(topic, None, key="probe", partition=q) for q in p.partitions_for(topic))
+    return sum(meta.offset for meta in probes)
 
 
 def confluent_fire_and_forget(args: argparse.Namespace) -> dict[str, Any]:
