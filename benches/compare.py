@@ -19,7 +19,8 @@ idempotence, no compression, linger 5 ms unless the workload says otherwise):
   d. batch_bytes      200k bytes records: kafkify send_batch vs a Rust program over the
                       same rdkafka crate (the ceiling of our stack) and kcat.
   memory              1M fire-and-forget records with a 64 MB queue buffer: RSS growth.
-  h. first_record     30 new producers, one after the other: construction + first send.
+  h. first_record     30 new producers, one after the other: construction + first send
+                      (not on the mock: each producer would get a cluster of its own).
   e. shim_*           each drop-in shim against its peer, with the peer's idiom
                       (benches/shim_contenders.py; Kafka brokers only).
 On the mock cluster only librdkafka clients run (the others cannot reach it).
