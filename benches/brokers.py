@@ -25,9 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "scripts"))
 
-# benches/ modules, and scripts/ ones found through the path above
+# scripts/ modules, found through the path above
 import kafka_cluster  # noqa: E402
-import workload as w  # noqa: E402
 
 import tansu_broker  # noqa: E402
 
@@ -73,5 +72,5 @@ class Broker:
                 yield tansu.bootstrap_servers
         else:
             assert self._bootstrap is not None
-            w.create_topic(self._bootstrap, topic, PARTITIONS)
+            kafka_cluster.create_topic(self._bootstrap, topic, PARTITIONS)
             yield self._bootstrap

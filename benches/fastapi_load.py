@@ -245,7 +245,7 @@ def check_records(bootstrap: str, topic: str, created: int, in_flight: int) -> t
 
 def run_one(app: str, bootstrap: str, connections: int, t: Timing) -> dict[str, Any]:
     topic = w.unique_topic("fastapi-orders")
-    w.create_topic(bootstrap, topic, PARTITIONS)
+    kafka_cluster.create_topic(bootstrap, topic, PARTITIONS)
     with serving(app, bootstrap, topic, connections) as server:
         warmup = wrk(server.url, connections, t.warmup_s)
         time.sleep(0.5)  # the requests wrk left in flight finish before the timed run

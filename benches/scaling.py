@@ -42,6 +42,9 @@ import workload as w
 from confluent_kafka.admin import AdminClient
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "scripts"))
+import kafka_cluster  # noqa: E402  (scripts/, found through the path above)
+
 SIZES = (100, 1_000, 10_000, 100_000)
 PARTITIONS = (1, 6, 48)
 THREADS = (1, 2, 4, 8)
@@ -105,7 +108,7 @@ def run_point(
     bootstrap: str, admin: AdminClient, point: Point, records: int, warmup_topic: str
 ) -> dict[str, Any]:
     topic = w.unique_topic(f"scaling-{point.dimension}")
-    w.create_topic(bootstrap, topic, point.partitions)
+    kafka_cluster.create_topic(bootstrap, topic, point.partitions)
     command = [sys.executable, str(HERE / "scaling_point.py"), point.api, point.kind]
     command += ["--size", str(point.size), "--threads", str(point.threads)]
     command += ["--partitions", str(point.partitions), "--records", str(records)]
@@ -173,7 +176,7 @@ def measure_all(bootstrap: str, quick: bool, rounds: int) -> tuple[list[dict[str
     failed check."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     warmup_topic = w.unique_topic("scaling-warmup")
-    w.create_topic(bootstrap, warmup_topic, 1)
+    kafka_cluster.create_topic(bootstrap, warmup_topic, 1)
     for point in BROKER_WARMUP:
         r = run_point(bootstrap, admin, point, record_count(point.size, quick), warmup_topic)
         print(f"  broker warm-up {point.api} {point.kind} {point.size} B: {r['check']}", flush=True)

@@ -102,29 +102,6 @@ def unique_topic(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    """Create ``name`` with the cluster's default replication (3 on a 3-node test
-    cluster) and wait until every partition has a leader (CreateTopics returns once
-    the controller has it; the brokers may learn of it a moment later)."""
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    new = NewTopic(name, num_partitions=partitions, replication_factor=-1)
-    admin.create_topics([new])[name].result(timeout=30)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        meta = admin.list_topics(name, timeout=10).topics.get(name)
-        if (
-            meta is not None
-            and meta.error is None
-            and len(meta.partitions) == partitions
-            and all(p.leader >= 0 for p in meta.partitions.values())
-        ):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"topic {name}: partitions without a leader after 30 s")
-
-
 @dataclass
 class Check:
     """What the broker held, compared with what was sent."""

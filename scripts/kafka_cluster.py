@@ -100,6 +100,46 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def create_topic(
+    bootstrap: str,
+    name: str,
+    partitions: int,
+    *,
+    replication_factor: int = -1,
+    config: dict[str, str] | None = None,
+) -> None:
+    """Create ``name`` (replication -1: the cluster's default, 3 on a 3-node cluster)
+    and wait until every partition has a leader: CreateTopics returns once the
+    controller has the topic, the broker serving it may learn of it a moment later.
+    The tests and the benches both create their topics here.
+
+    Raises:
+        RuntimeError: partitions still without a leader after 30 s.
+    """
+    from confluent_kafka.admin import AdminClient, NewTopic  # the independent client
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topic = NewTopic(
+        name,
+        num_partitions=partitions,
+        replication_factor=replication_factor,
+        config=config or {},
+    )
+    admin.create_topics([topic])[name].result(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(name, timeout=10).topics.get(name)
+        if (
+            meta is not None
+            and meta.error is None
+            and len(meta.partitions) == partitions
+            and all(p.leader >= 0 for p in meta.partitions.values())
+        ):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"topic {name}: partitions without a leader after 30 s")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))

@@ -140,10 +140,12 @@ impl Client {
             fork_generation: FORK_GENERATION.load(Ordering::Acquire),
             pid: std::process::id(),
         });
+        let weak = Arc::downgrade(&client);
+        let producer = move || weak.upgrade().and_then(|c| c.producer().ok());
         *client
             .warmup_thread
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = warmup::spawn(&client);
+            .unwrap_or_else(|p| p.into_inner()) = warmup::spawn(&client.properties, producer);
         let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
         live.retain(|w| w.strong_count() > 0);
         live.push(Arc::downgrade(&client));

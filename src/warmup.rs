@@ -12,11 +12,10 @@
 //! broker up. So at construction a `kafkify-warmup` thread asks for the broker list
 //! until a real broker answers, and `start()` does the same before it returns.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::client::Client;
 use crate::config::Properties;
 use crate::delivery::RdProducer;
 use crate::rd;
@@ -64,18 +63,19 @@ pub fn ask_for_producer_id(
     true
 }
 
-/// Start the construction-time thread (see the module docs); None when the
-/// producer does not need it, or no thread could be started (librdkafka's timer
-/// still asks).
-pub fn spawn(client: &Arc<Client>) -> Option<JoinHandle<()>> {
-    if !wanted(&client.properties) {
+/// Start the construction-time thread (see the module docs), which gets the handle
+/// for each request from `producer` (None once closed); None when the producer does
+/// not need it, or no thread could be started (librdkafka's timer still asks).
+pub fn spawn(
+    properties: &Properties,
+    producer: impl Fn() -> Option<Arc<RdProducer>> + Send + 'static,
+) -> Option<JoinHandle<()>> {
+    if !wanted(properties) {
         return None;
     }
-    let client: Weak<Client> = Arc::downgrade(client);
     std::thread::Builder::new()
         .name("kafkify-warmup".into())
         .spawn(move || {
-            let producer = || client.upgrade().and_then(|c| c.producer().ok());
             ask_for_producer_id(producer, Deadline::after(Some(WARMUP_FOR)));
         })
         .ok()

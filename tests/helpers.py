@@ -26,7 +26,6 @@ from confluent_kafka.admin import (
     AclOperation,
     AclPermissionType,
     AdminClient,
-    NewTopic,
     ResourcePatternType,
     ResourceType,
 )
@@ -54,28 +53,10 @@ def create_topic(
 ) -> str:
     """Create a fresh topic and wait until every partition has a leader."""
     name = unique_topic(prefix)
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    topic = NewTopic(
-        name,
-        num_partitions=partitions,
-        replication_factor=replication_factor,
-        config=config or {},
+    kafka_cluster.create_topic(
+        bootstrap, name, partitions, replication_factor=replication_factor, config=config
     )
-    admin.create_topics([topic])[name].result(timeout=30)
-    # CreateTopics returns once the controller has the topic; the broker serving it
-    # may learn of it a moment later. Wait so the first send does not race it.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        meta = admin.list_topics(name, timeout=10).topics.get(name)
-        if (
-            meta is not None
-            and meta.error is None
-            and len(meta.partitions) == partitions
-            and all(p.leader >= 0 for p in meta.partitions.values())
-        ):
-            return name
-        time.sleep(0.05)
-    raise AssertionError(f"topic {name}: partitions without a leader after 30 s")
+    return name
 
 
 @dataclass(frozen=True)
