@@ -10,7 +10,8 @@
 //! ~505 ms on loopback, one run in two (confluent-kafka's too). A metadata request
 //! answered by a real broker (one with a node id) runs that step at once, with that
 //! broker up. So at construction a `kafkify-warmup` thread asks for the broker list
-//! until a real broker answers, and `start()` does the same before it returns.
+//! until a real broker answers (a few requests at most), and `start()` does the
+//! same before it returns.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -21,12 +22,17 @@ use crate::delivery::RdProducer;
 use crate::rd;
 use crate::timeout::Deadline;
 
-/// How long the construction-time thread keeps asking while no broker answers.
-/// Past it, librdkafka's own timer goes on asking every 500 ms.
-const WARMUP_FOR: Duration = Duration::from_secs(30);
-/// One request's wait: short, so `close()` (which joins the thread) is never
-/// held up for long.
-const SLICE: Duration = Duration::from_millis(100);
+/// The most the construction-time thread spends asking (its `ATTEMPTS` take
+/// ~3 s when no broker answers); past that, librdkafka's own 500 ms timer asks.
+const WARMUP_FOR: Duration = Duration::from_secs(10);
+/// Each request's wait: the first short, each later one twice as long up to
+/// `MOST_WAIT`, at most `ATTEMPTS` of them. A request that times out here stays
+/// queued at the broker, so a fixed short wait would pile requests up on a slow
+/// broker (one with a 500 ms round trip got ten a second, ahead of the records);
+/// `close()`, which joins the thread, waits at most `MOST_WAIT`.
+const FIRST_WAIT: Duration = Duration::from_millis(100);
+const MOST_WAIT: Duration = Duration::from_millis(800);
+const ATTEMPTS: usize = 6;
 
 /// Producers that ask for a producer id by themselves: idempotent and not
 /// transactional (a transactional one asks in `init_transactions`).
@@ -40,7 +46,7 @@ pub fn wanted(properties: &Properties) -> bool {
 /// Kafka answers in order, so that answer comes after the producer id's (exact on
 /// a one-broker cluster; on more, the second request may go to another broker).
 /// `producer` gives the handle for each request, None once the producer is closed.
-/// True when a real broker answered before `deadline`.
+/// True when a real broker answered before `deadline` (and within `ATTEMPTS`).
 pub fn ask_for_producer_id(
     producer: impl Fn() -> Option<Arc<RdProducer>>,
     deadline: Deadline,
@@ -49,18 +55,22 @@ pub fn ask_for_producer_id(
         Some(p) => rd::broker_list_answered_by(&p, wait),
         None => None,
     };
-    loop {
+    let mut wait = FIRST_WAIT;
+    for _ in 0..ATTEMPTS {
         if deadline.passed() {
             return false;
         }
-        match answered(deadline.window(SLICE)) {
-            Some(node) if node >= 0 => break,
+        match answered(deadline.window(wait)) {
+            Some(node) if node >= 0 => {
+                answered(deadline.window(wait));
+                return true;
+            }
             None if producer().is_none() => return false,
             _ => {}
         }
+        wait = (wait * 2).min(MOST_WAIT);
     }
-    answered(deadline.window(SLICE));
-    true
+    false
 }
 
 /// Start the construction-time thread (see the module docs), which gets the handle

@@ -201,14 +201,33 @@ def test_full_queue_raises_queue_full_error_and_loses_nothing(bootstrap: str) ->
     assert time.monotonic() - started >= 0.2  # it waited max_block_ms for room
     assert isinstance(info.value, BufferError) and info.value.retriable
 
-    async def main() -> None:
-        with pytest.raises(kafkify.QueueFullError):
-            await p.send_async(topic, {"i": 11})
-
-    asyncio.run(main())
     p.close()  # the 10 queued records are delivered
     values = sorted(r.value for r in read_back(bootstrap, topic, expected=10))
     assert len(values) == 10
+
+
+def test_full_queue_fails_an_awaited_send_with_queue_full_error() -> None:
+    # No broker: an awaited send expedites the queue (src/expedite.rs), so with one
+    # the ten queued records would leave and make room; here the queue stays full.
+    p = kafkify.Producer(
+        bootstrap_servers=f"127.0.0.1:{closed_port()}",
+        linger_ms=60_000,
+        max_block_ms=200,
+        config={"queue.buffering.max.messages": 10},
+    )
+    failed: list[object] = []
+    for i in range(10):
+        p.produce("t", {"i": i}, on_delivery=lambda err, meta: failed.append(err))
+
+    async def main() -> None:
+        with pytest.raises(kafkify.QueueFullError) as info:
+            await p.send_async("t", {"i": 10})
+        assert isinstance(info.value, BufferError) and info.value.retriable
+
+    asyncio.run(main())
+    with pytest.raises(kafkify.KafkaTimeoutError):
+        p.close(timeout=0)  # nothing is lost silently: the ten are reported failed
+    assert len(failed) == 10 and all(err is not None for err in failed)
 
 
 def test_dead_broker_times_out_and_start_says_no_brokers() -> None:
