@@ -299,7 +299,8 @@ impl Client {
             if let Some(expediter) = &self.expediter {
                 expediter.stop();
             }
-            // The warmup thread sees the producer closed at its next request (<= 100 ms).
+            // The warmup thread sees the producer closed at its next request (its
+            // current wait ends within warmup::MOST_WAIT, 800 ms).
             for thread in [
                 &self.overflow_thread,
                 &self.expedite_thread,
