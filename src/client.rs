@@ -74,6 +74,7 @@ impl Client {
         exit_timeout: Duration,
     ) -> Result<Arc<Client>> {
         let observer = Arc::new(Observer::new(&properties, hooks)?);
+        observer.start_telemetry(&properties)?;
         let mut cfg = ClientConfig::new();
         for (k, v) in &properties.0 {
             cfg.set(k, v);
@@ -87,7 +88,10 @@ impl Client {
         let producer = Arc::new(producer);
         let dispatcher = std::thread::Builder::new()
             .name("kafkify-dispatch".into())
-            .spawn(move || delivery::run_dispatcher(jobs_rx))
+            .spawn({
+                let observer = observer.clone();
+                move || delivery::run_dispatcher(jobs_rx, &observer)
+            })
             .map_err(|e| Error::Config(format!("could not start a thread: {e}")))?;
         let server = Server::attach(&producer);
         let poller = {

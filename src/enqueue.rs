@@ -22,7 +22,28 @@ use crate::errors::{Error, PyErrOrError, Result};
 use crate::observe;
 use crate::queue::{self, Fields};
 use crate::serialize::{self, encode_headers, Encoder, Payload};
+use crate::telemetry::Started;
 use crate::timeout::Deadline;
+
+/// Log a failure of the OpenTelemetry hook (it must not change the call's result).
+/// A span begun, or None (and the hook's failure logged): the record is sent either way.
+fn telemetry_began(py: Python<'_>, began: PyResult<Option<Started>>) -> Option<Started> {
+    began.unwrap_or_else(|raised| {
+        observe::log(
+            py,
+            40,
+            "OpenTelemetry: starting a span failed",
+            Some(raised),
+        );
+        None
+    })
+}
+
+fn telemetry_failed(py: Python<'_>, ended: PyResult<()>) {
+    if let Err(raised) = ended {
+        observe::log(py, 40, "OpenTelemetry: ending a span failed", Some(raised));
+    }
+}
 
 /// What to do when librdkafka's queue is full.
 #[derive(Clone, Copy)]
@@ -136,8 +157,26 @@ impl Engine {
         completion: Completion,
         when_full: WhenFull,
     ) -> std::result::Result<(), PyErrOrError> {
-        let headers = self.prepare_headers(r)?;
-        let key = self.encode(&self.key_encoder, r.key, "key")?;
+        let mut headers = self.prepare_headers(r)?;
+        let mut key = self.encode(&self.key_encoder, r.key, "key")?;
+        // The span begins before the value is encoded (a JSON value is written
+        // into the thread's scratch buffer, and the hook runs Python code).
+        let observed = match self.client.observer.telemetry() {
+            Some(telemetry) => {
+                key.snapshot(); // other threads may run during the hook
+                let tombstone = present(r.value).is_none();
+                let started =
+                    telemetry.begin(py, r.topic, key.as_slice(), tombstone, None, &mut headers);
+                telemetry_began(py, started).map(|s| (telemetry, s))
+            }
+            None => None,
+        };
+        let completion = match &observed {
+            Some((_, started)) => {
+                Completion::Observed(Box::new((completion, started.clone_ref(py))))
+            }
+            None => completion,
+        };
         let record = Prepared {
             topic: r.topic,
             value: Payload::Null,
@@ -146,6 +185,26 @@ impl Engine {
             partition: r.partition,
             timestamp_ms: r.timestamp_ms,
         };
+        let sent = self.encode_and_submit(py, r, record, completion, when_full);
+        if let (Err(err), Some((telemetry, started))) = (&sent, observed) {
+            telemetry_failed(
+                py,
+                telemetry.fail_now(py, started, r.topic, err.clone_py(py)),
+            );
+        }
+        sent
+    }
+
+    /// The rest of `enqueue`: encode the value (JSON into the scratch buffer,
+    /// copied once, by librdkafka) and hand the record over.
+    fn encode_and_submit<'a, 'py>(
+        &self,
+        py: Python<'py>,
+        r: &Record<'a, 'py>,
+        record: Prepared<'a, 'py>,
+        completion: Completion,
+        when_full: WhenFull,
+    ) -> std::result::Result<(), PyErrOrError> {
         match (&self.value_encoder, present(r.value)) {
             (Encoder::Json { default }, Some(v)) => {
                 let options = serialize::json::Options {
@@ -418,12 +477,54 @@ impl Engine {
         // and a batch that never finds the queue full pays nothing). Should a new
         // step here release the GIL, it must call `hold_rest` first.
         let mut held = false;
+        // With OpenTelemetry on, every record's span begins here, before the first
+        // is queued: the hook runs Python code, which must not run in the loop
+        // below (see above), and each record gets its own propagation headers.
+        let mut observed: Vec<(Option<OwnedHeaders>, Option<Started>)> = Vec::new();
+        if let Some(telemetry) = self.client.observer.telemetry() {
+            observed.reserve(count);
+            for (i, value) in values.iter().enumerate() {
+                let mut headers = shared_headers.clone();
+                let key = match prepared.get(i) {
+                    Some(p) => p.key.as_slice().map(<[u8]>::to_vec),
+                    // Borrowing encoders: no Python code runs to encode again.
+                    None => self.prepare(&record(i))?.key.as_slice().map(<[u8]>::to_vec),
+                };
+                let tombstone = value.is_none();
+                let started = telemetry.begin(
+                    py,
+                    topic,
+                    key.as_deref(),
+                    tombstone,
+                    Some(count),
+                    &mut headers,
+                );
+                observed.push((headers, telemetry_began(py, started)));
+            }
+        }
+        let mut observed = observed.into_iter();
+        // A record's span, ended at once when the record is not queued.
+        let fail_span = |started: Option<Started>, err: PyErr| {
+            if let (Some(telemetry), Some(started)) = (self.client.observer.telemetry(), started) {
+                telemetry_failed(py, telemetry.fail_now(py, started, topic, err));
+            }
+        };
         let batch = make_batch(count);
         // Counted as pending all at once (see `queue::try_send`).
         let producer = self.client.with_producer(|p| Ok(p.clone()))?;
         producer.context().records_queued(count);
         for index in 0..count {
-            let completion = Completion::InBatch(batch.slot(index));
+            let (headers, started) = match observed.next() {
+                Some(o) => o,
+                None => (shared_headers.clone(), None),
+            };
+            let mine = started.as_ref().map(|s| s.clone_ref(py));
+            let completion = match started {
+                Some(s) => {
+                    Completion::Observed(Box::new((Completion::InBatch(batch.slot(index)), s)))
+                }
+                None => Completion::InBatch(batch.slot(index)),
+            };
             let p = match prepared.pop_front() {
                 Some(p) => Ok(p),
                 // The same encoders on the same objects, checked above.
@@ -452,7 +553,7 @@ impl Engine {
             };
             let sent = match p {
                 Ok(mut p) => {
-                    p.headers = shared_headers.clone();
+                    p.headers = headers;
                     self.submit(py, p, completion, when_full, true, &mut hold_rest)
                 }
                 Err(err) => Err(PyErrOrError::Kafka(err)),
@@ -479,6 +580,7 @@ impl Engine {
                 }
                 // Refused by librdkafka (too large, queue full): that record's result.
                 Err(PyErrOrError::Kafka(err)) => {
+                    fail_span(mine, err.to_py(py));
                     if let Some(batch) = batch.report(index, Err(err)) {
                         aio::settle_finished(py, &*batch)?;
                     }
@@ -486,6 +588,10 @@ impl Engine {
                 }
             };
             let (raised, reported) = stop;
+            fail_span(mine, reported.to_py(py));
+            for (_, started) in observed.by_ref() {
+                fail_span(started, reported.to_py(py));
+            }
             producer.context().records_not_queued(count - index - 1);
             for rest in index..count {
                 drop(batch.report(rest, Err(reported.clone())));

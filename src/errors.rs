@@ -319,6 +319,16 @@ impl From<Error> for PyErrOrError {
     }
 }
 
+impl PyErrOrError {
+    /// The error as a Python exception, keeping this one (for a second reader).
+    pub fn clone_py(&self, py: Python<'_>) -> PyErr {
+        match self {
+            PyErrOrError::Py(e) => e.clone_ref(py),
+            PyErrOrError::Kafka(e) => e.to_py(py),
+        }
+    }
+}
+
 impl From<PyErrOrError> for PyErr {
     fn from(e: PyErrOrError) -> Self {
         match e {

@@ -57,6 +57,7 @@ pub mod refusal;
 pub mod serialize;
 pub mod serve;
 pub mod suggest;
+pub mod telemetry;
 pub mod testing;
 pub mod timeout;
 pub mod transactions;

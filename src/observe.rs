@@ -22,6 +22,7 @@ use crate::config::{self, Properties};
 use crate::errors::{self, Error, Result};
 use crate::rd;
 use crate::refusal::Refusals;
+use crate::telemetry::Telemetry;
 
 /// Python logging levels.
 const DEBUG: i32 = 10;
@@ -43,6 +44,10 @@ pub struct Hooks {
     on_stats: Option<Py<PyAny>>,
     /// Log each successful delivery at DEBUG.
     log_deliveries: bool,
+    /// `tracing=` and `otel_metrics=` (see `telemetry`): None is "on if an
+    /// OpenTelemetry SDK is configured".
+    tracing: Option<Py<PyAny>>,
+    otel_metrics: Option<Py<PyAny>>,
 }
 
 impl Hooks {
@@ -88,6 +93,8 @@ impl Hooks {
             on_error: callable("on_error")?,
             on_stats: callable("on_stats")?,
             log_deliveries,
+            tracing: pop("tracing")?.map(Bound::unbind),
+            otel_metrics: pop("otel_metrics")?.map(Bound::unbind),
         })
     }
 }
@@ -106,6 +113,12 @@ pub struct Observer {
     sent: OwnLine<AtomicU64>,
     delivered: AtomicU64,
     failed: AtomicU64,
+    /// Key and value bytes handed to librdkafka (by the sending threads, on a line
+    /// of their own) and reported back (by the poll thread): the queue-bytes gauge.
+    bytes_queued: OwnLine<AtomicU64>,
+    bytes_reported: AtomicU64,
+    /// OpenTelemetry, when tracing or its metrics are on (see `start_telemetry`).
+    telemetry: std::sync::OnceLock<Telemetry>,
     /// Sum and count of delivery latencies (µs from produce to report) that
     /// librdkafka measured, for successful deliveries.
     latency_us: AtomicU64,
@@ -118,6 +131,22 @@ pub struct Observer {
     handle: rd::Handle,
     /// Whether the brokers refuse this client (see `refusal`).
     refusals: Refusals,
+}
+
+/// What the OpenTelemetry gauges read (`kafkify._otel.hook`): a producer's
+/// records in flight and bytes queued, or None once the producer is gone.
+#[pyclass(module = "kafkify._kafkify", frozen)]
+pub struct Gauges {
+    observer: std::sync::Weak<Observer>,
+}
+
+#[pymethods]
+impl Gauges {
+    /// `(records in flight, key and value bytes in librdkafka's queue)`.
+    fn read(&self) -> Option<(usize, u64)> {
+        let observer = self.observer.upgrade()?;
+        Some((observer.in_flight(), observer.queue_bytes()))
+    }
 }
 
 /// A value alone on its cache line (128 bytes: x86 prefetches lines in pairs), for
@@ -170,12 +199,63 @@ impl Observer {
             sent: OwnLine(AtomicU64::new(0)),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            bytes_queued: OwnLine(AtomicU64::new(0)),
+            bytes_reported: AtomicU64::new(0),
+            telemetry: std::sync::OnceLock::new(),
             latency_us: AtomicU64::new(0),
             latencies: AtomicU64::new(0),
             stats: Mutex::new(None),
             handle: rd::Handle::default(),
             refusals: Refusals::default(),
         })
+    }
+
+    /// Start OpenTelemetry if the options (or a configured SDK) ask for it. Once,
+    /// right after the observer is made: the gauges hold it weakly.
+    ///
+    /// Raises ConfigError for an invalid `tracing` or `otel_metrics`.
+    pub fn start_telemetry(self: &Arc<Self>, properties: &Properties) -> Result<()> {
+        Python::attach(|py| {
+            let gauges = Py::new(
+                py,
+                Gauges {
+                    observer: Arc::downgrade(self),
+                },
+            )
+            .map_err(|e| Error::Config(e.to_string()))?;
+            let hooks = &self.hooks;
+            if let Some(t) = Telemetry::new(
+                py,
+                hooks.tracing.as_ref(),
+                hooks.otel_metrics.as_ref(),
+                properties,
+                gauges.into_any(),
+            )? {
+                let _ = self.telemetry.set(t);
+            }
+            Ok(())
+        })
+    }
+
+    pub fn telemetry(&self) -> Option<&Telemetry> {
+        self.telemetry.get()
+    }
+
+    /// `n` key and value bytes handed to librdkafka, or (negative) refused after all.
+    pub fn bytes_queued(&self, n: usize, refused: bool) {
+        if refused {
+            self.bytes_queued.fetch_sub(n as u64, Ordering::AcqRel);
+        } else {
+            self.bytes_queued.fetch_add(n as u64, Ordering::AcqRel);
+        }
+    }
+
+    /// Key and value bytes in librdkafka's queue: handed over, not reported back.
+    pub fn queue_bytes(&self) -> u64 {
+        let out = self.bytes_reported.load(Ordering::Acquire);
+        self.bytes_queued
+            .load(Ordering::Acquire)
+            .saturating_sub(out)
     }
 
     /// Give the observer its client's handle (once created).
@@ -281,13 +361,20 @@ impl Observer {
 
     /// Count a delivery report; with `log_deliveries`, a DEBUG line for a success.
     pub fn delivery(self: &Arc<Self>, result: &DeliveryResult<'_>) -> Option<Event> {
+        let size = |m: &rdkafka::message::BorrowedMessage<'_>| {
+            m.payload_len() + m.key().map_or(0, <[u8]>::len)
+        };
         let msg = match result {
             Ok(msg) => msg,
-            Err(_) => {
+            Err((_, msg)) => {
+                self.bytes_reported
+                    .fetch_add(size(msg) as u64, Ordering::AcqRel);
                 self.failed.fetch_add(1, Ordering::AcqRel);
                 return None;
             }
         };
+        self.bytes_reported
+            .fetch_add(size(msg) as u64, Ordering::AcqRel);
         self.refusals.delivered();
         let before = self.delivered.fetch_add(1, Ordering::AcqRel);
         // Timing a report reads the clock: after the first reports, 1 in 16 is
@@ -391,6 +478,7 @@ impl Observer {
         own.set_item("delivered", delivered)?;
         own.set_item("failed", failed)?;
         own.set_item("in_flight", sent.saturating_sub(delivered + failed))?;
+        own.set_item("queue_bytes", self.queue_bytes())?;
         own.set_item(
             "avg_delivery_latency_ms",
             (latencies > 0)

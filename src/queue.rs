@@ -67,6 +67,9 @@ pub fn try_send(
     if !counted {
         producer.context().record_queued();
     }
+    // Counted before librdkafka sees it, as the record is (its report can come first).
+    let size = f.value.map_or(0, <[u8]>::len) + f.key.map_or(0, <[u8]>::len);
+    producer.context().observer().bytes_queued(size, false);
     let opaque = Opaque::from(completion);
     let result = with_topic_cstr(f.topic, |topic| {
         let record = rd::Record {
@@ -80,6 +83,7 @@ pub fn try_send(
     });
     result.map_err(|(err, headers, opaque)| {
         producer.context().record_not_queued();
+        producer.context().observer().bytes_queued(size, true);
         (
             RdError::MessageProduction(err.into()),
             headers,

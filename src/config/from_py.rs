@@ -48,6 +48,8 @@ pub(crate) const OWN_OPTIONS: &[&str] = &[
     "on_error",
     "on_stats",
     "log_deliveries",
+    "tracing",
+    "otel_metrics",
 ];
 
 /// Python config values → [`Value`]s.

@@ -36,6 +36,7 @@ use crate::aio::{LoopWaker, Ready};
 use crate::errors::{self, Error};
 use crate::metadata::metadata_object;
 use crate::observe::{self, Event, Observer};
+use crate::telemetry::{Finished, Started};
 use batch::SLOT_TAG;
 
 /// Our producer: rdkafka's, with [`Context`] routing its reports. Here, next to
@@ -58,6 +59,9 @@ pub enum Completion {
     InBatch(BatchSlot),
     /// Reported through the producer's `poll()` (the confluent shim, see `polled`).
     Polled(Box<crate::polled::Entry>),
+    /// A record with a span or timed for metrics (see `telemetry`): its report
+    /// is noted for the hook, then goes to the completion inside.
+    Observed(Box<(Completion, Started)>),
 }
 
 /// Set in an opaque pointer that is a `Box<polled::Entry>`: the entry travels as
@@ -150,6 +154,9 @@ pub enum Job {
     /// Reached once every earlier job ran: `flush()` returns only after the
     /// callbacks of the records it waited for have run.
     Barrier(std::sync::mpsc::Sender<()>),
+    /// A traced or timed record's report, for the OpenTelemetry hook: the
+    /// dispatcher hands all of a batch's to it in one call.
+    Finished(Finished),
 }
 
 /// The rdkafka client context: routes delivery reports and log lines.
@@ -282,6 +289,20 @@ impl Context {
             }
             Completion::Callback(callback) => self.submit(Job::Callback(callback, outcome)),
             Completion::Polled(entry) => (*entry).report(outcome),
+            Completion::Observed(observed) => {
+                let (inner, started) = *observed;
+                let finished = match &outcome {
+                    Ok(d) => started.finished(d.topic.clone(), d.at.partition, d.at.offset, None),
+                    Err((e, d)) => started.finished(
+                        d.topic.clone(),
+                        d.at.partition,
+                        d.at.offset,
+                        Some(e.clone()),
+                    ),
+                };
+                self.submit(Job::Finished(finished));
+                self.complete(inner, outcome);
+            }
         }
     }
 
@@ -337,7 +358,7 @@ fn topic_name(topic: &str) -> Arc<str> {
 }
 
 /// The dispatcher thread's body: runs until every sender is dropped.
-pub fn run_dispatcher(jobs: Receiver<Job>) {
+pub fn run_dispatcher(jobs: Receiver<Job>, observer: &Observer) {
     const MAX_BATCH: usize = 4096;
     while let Ok(first) = jobs.recv() {
         let mut batch = Vec::with_capacity(64);
@@ -349,20 +370,39 @@ pub fn run_dispatcher(jobs: Receiver<Job>) {
             }
         }
         // None: the interpreter is shutting down; the records were still delivered.
-        let _ = Python::try_attach(|py| dispatch(py, batch));
+        let _ = Python::try_attach(|py| dispatch(py, batch, observer));
     }
 }
 
-fn dispatch(py: Python<'_>, batch: Vec<Job>) {
+fn dispatch(py: Python<'_>, batch: Vec<Job>, observer: &Observer) {
+    // Finished records wait here until a job that must come after them (a
+    // barrier, a callback), then go to the hook together.
+    let mut finished = Vec::new();
+    let end_spans = |finished: &mut Vec<Finished>| {
+        if let (Some(telemetry), false) = (observer.telemetry(), finished.is_empty()) {
+            if let Err(raised) = telemetry.finish(py, std::mem::take(finished)) {
+                observe::log(py, 40, "OpenTelemetry: ending spans failed", Some(raised));
+            }
+        }
+    };
     for job in batch {
+        match job {
+            Job::Finished(f) => {
+                finished.push(f);
+                continue;
+            }
+            _ => end_spans(&mut finished),
+        }
         match job {
             Job::Observe(event) => event.run(py),
             Job::Barrier(reached) => {
                 let _ = reached.send(());
             }
             Job::Callback(callback, outcome) => run_callback(py, &callback, outcome),
+            Job::Finished(_) => {}
         }
     }
+    end_spans(&mut finished);
 }
 
 fn run_callback(py: Python<'_>, callback: &Py<PyAny>, outcome: Outcome) {
