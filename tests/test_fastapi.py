@@ -12,8 +12,9 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,15 +44,16 @@ class Server:
         return output
 
 
-@pytest.fixture
-def server(bootstrap: str, topic: str) -> Iterator[Server]:
+@contextmanager
+def serving(bootstrap: str, topic: str, **env: str) -> Iterator[Server]:
+    """examples/fastapi_app.py under uvicorn on a free port, with ``env`` added."""
     port = closed_port()
     app_dir = str(ROOT / "examples")
     command = [sys.executable, "-m", "uvicorn", "fastapi_app:app", "--app-dir", app_dir, "--host"]
     command += ["127.0.0.1", "--port", str(port), "--timeout-graceful-shutdown", "30"]
     process = subprocess.Popen(
         command,
-        env={**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "ORDERS_TOPIC": topic},
+        env={**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "ORDERS_TOPIC": topic, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -74,6 +76,12 @@ def server(bootstrap: str, topic: str) -> Iterator[Server]:
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
+
+
+@pytest.fixture
+def server(bootstrap: str, topic: str) -> Iterator[Server]:
+    with serving(bootstrap, topic) as running:
+        yield running
 
 
 async def place_orders(
@@ -198,3 +206,42 @@ def test_startup_fails_clearly_without_a_broker_and_routes_need_the_lifespan() -
         asyncio.run(start())
     with pytest.raises(RuntimeError, match="kafka_lifespan"):
         get_producer(request_for(FastAPI(), None))
+
+
+def test_with_opentelemetry_the_request_span_is_the_send_span_s_parent_and_the_event_its_child(
+    bootstrap: str, topic: str, tmp_path: Path
+) -> None:
+    """ORDERS_TRACING=1: each request sends its own W3C traceparent (the caller's
+    trace); the app's SERVER span continues it, kafkify's ``send`` span is that
+    span's child, and the event read back carries the send span's traceparent: the
+    same trace id the caller sent."""
+    spans_file = tmp_path / "spans.jsonl"
+    callers = {f"{i + 1:032x}": f"{i + 1:016x}" for i in range(20)}  # trace id -> caller span
+    with serving(bootstrap, topic, ORDERS_TRACING="1", ORDERS_SPANS_FILE=str(spans_file)) as app:
+        answers = {}
+        for trace_id, caller_span in callers.items():
+            order = {"user_id": f"user-{trace_id[-4:]}", "amount": 1.5}
+            traceparent = f"00-{trace_id}-{caller_span}-01"
+            response = httpx.post(
+                f"{app.url}/orders", json=order, headers={"traceparent": traceparent}, timeout=30
+            )
+            assert response.status_code == 201, response.text
+            answers[trace_id] = response.json()
+        output = app.stop()
+    assert app.process.returncode == 0, output
+    spans = [json.loads(line) for line in spans_file.read_text().splitlines()]
+    by_id = {s["context"]["span_id"]: s for s in spans}
+    events = {(e.partition, e.offset): e for e in read_back(bootstrap, topic, len(callers))}
+    for trace_id, answer in answers.items():
+        event = events[(answer["partition"], answer["offset"])]
+        [traceparent] = [v for k, v in event.headers if k == "traceparent"]
+        assert traceparent is not None
+        version, event_trace, send_span_id, flags = traceparent.decode().split("-")
+        assert (version, event_trace, flags) == ("00", trace_id, "01")
+        send = by_id[f"0x{send_span_id}"]
+        assert (send["name"], send["kind"]) == (f"send {topic}", "SpanKind.PRODUCER")
+        assert send["attributes"]["messaging.kafka.offset"] == answer["offset"]
+        request = by_id[send["parent_id"]]
+        assert request["kind"] == "SpanKind.SERVER" and request["name"] == "POST /orders"
+        assert request["context"]["trace_id"] == f"0x{trace_id}"
+        assert request["parent_id"] == f"0x{callers[trace_id]}"
