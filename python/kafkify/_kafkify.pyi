@@ -112,6 +112,15 @@ class Producer:
     errors) as ``KafkaError``; ``on_stats(metrics)`` receives ``metrics()`` every
     ``statistics_interval_ms``; ``log_deliveries=True`` logs each delivery at DEBUG.
 
+    OpenTelemetry (with ``opentelemetry-api`` installed): ``tracing`` gives each
+    record a PRODUCER span ``send {topic}`` from the call to its delivery report,
+    and puts the propagator's headers (``traceparent``, ...) on the record unless it
+    has them; ``otel_metrics`` records ``messaging.client.operation.duration`` and
+    ``messaging.client.sent.messages`` and serves the in-flight and queue-size
+    gauges. Each is None (the default: on when an OpenTelemetry SDK provider is
+    set globally), True (the global provider), False, or a TracerProvider /
+    MeterProvider to use.
+
     A producer nobody closed is closed when garbage-collected (on a thread of its
     own: dropping it never blocks) and at interpreter exit; its records then get
     ``exit_timeout_ms`` (default 5000) to be delivered, and the rest are reported
@@ -125,7 +134,9 @@ class Producer:
 
     Raises:
         ConfigError: an unknown option (with a "did you mean") or an invalid value;
-            ``on_stats`` without ``statistics_interval_ms``.
+            ``on_stats`` without ``statistics_interval_ms``; ``tracing`` or
+            ``otel_metrics`` not None, a bool or a provider, or True without
+            ``opentelemetry-api`` installed.
     """
 
     def __new__(
@@ -141,6 +152,8 @@ class Producer:
         on_error: Callable[[KafkaError], object] | None = None,
         on_stats: Callable[[dict[str, Any]], object] | None = None,
         log_deliveries: bool = False,
+        tracing: bool | Any | None = None,
+        otel_metrics: bool | Any | None = None,
         **options: object,
     ) -> Producer: ...
     @classmethod
@@ -351,8 +364,9 @@ class Producer:
     def metrics(self) -> dict[str, Any]:
         """librdkafka's latest statistics (refreshed every ``statistics_interval_ms``;
         none with statistics off) plus ``"kafkify"``: records ``sent``, ``delivered``,
-        ``failed``, ``in_flight`` and ``avg_delivery_latency_ms`` (None before the
-        first delivery). Works after ``close()``."""
+        ``failed``, ``in_flight``, ``queue_bytes`` (key and value bytes in
+        librdkafka's queue) and ``avg_delivery_latency_ms`` (None before the first
+        delivery). Works after ``close()``."""
     def __len__(self) -> int: ...
     @property
     def closed(self) -> bool: ...
