@@ -500,3 +500,28 @@ def test_twenty_thousand_fire_and_forget_records_each_get_their_span(
     assert len(records) == 20_000
     ids = {traceparent(s) for s in traced.spans()}
     assert {header(r, "traceparent")[0] for r in records} == ids
+
+
+class BrokenTracer(trace.NoOpTracer):
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        raise RuntimeError("the tracer is broken")
+
+
+class BrokenTracerProvider(trace.NoOpTracerProvider):
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return BrokenTracer()
+
+
+def test_a_broken_tracer_is_logged_and_the_records_are_still_sent(
+    bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    topic = create_topic(bootstrap, 1, prefix="otel")
+    with kafkify.Producer(bootstrap, tracing=BrokenTracerProvider()) as p:
+        meta = p.send(topic, {"n": 1})
+        p.send_batch(topic, [{"n": 2}])
+    assert meta.offset == 0
+    records = read_back(bootstrap, topic, 2)
+    assert [r.value for r in records] == [b'{"n":1}', b'{"n":2}']
+    failures = [r for r in caplog.records if "starting a span failed" in r.getMessage()]
+    assert len(failures) == 2 and failures[0].levelname == "ERROR"
+    assert "the tracer is broken" in (failures[0].exc_text or str(failures[0].exc_info))
