@@ -606,6 +606,7 @@ def account(sender: Sender, bootstrap: str, stages: Stages) -> Figures:
         "delivered": figures.delivered,
         "failed": figures.failed,
         "in_flight": 0,
+        "queue_bytes": 0,
     }
     actual = {k: counters[k] for k in expected}
     if actual != expected:

@@ -138,6 +138,7 @@ def test_counters_work_with_statistics_off(kafka_cluster: MockCluster) -> None:
                 "delivered": 0,
                 "failed": 0,
                 "in_flight": 0,
+                "queue_bytes": 0,
                 "avg_delivery_latency_ms": None,
             }
         }
@@ -149,11 +150,12 @@ def test_counters_work_with_statistics_off(kafka_cluster: MockCluster) -> None:
     metrics = producer.metrics()  # still answers after close()
     assert set(metrics) == {"kafkify"}
     own = metrics["kafkify"]
-    assert {k: own[k] for k in ("sent", "delivered", "failed", "in_flight")} == {
+    assert {k: own[k] for k in ("sent", "delivered", "failed", "in_flight", "queue_bytes")} == {
         "sent": 11,
         "delivered": 10,
         "failed": 1,
         "in_flight": 0,
+        "queue_bytes": 0,
     }
     assert own["avg_delivery_latency_ms"] > 0
 

@@ -25,7 +25,7 @@ import kafkify
 from kafkify._otel import semconv as sc
 from kafkify.testing import MockCluster
 
-from helpers import Consumed, create_topic, read_back
+from helpers import Consumed, create_topic, read_back, run_script
 
 
 @dataclass
@@ -525,3 +525,25 @@ def test_a_broken_tracer_is_logged_and_the_records_are_still_sent(
     failures = [r for r in caplog.records if "starting a span failed" in r.getMessage()]
     assert len(failures) == 2 and failures[0].levelname == "ERROR"
     assert "the tracer is broken" in (failures[0].exc_text or str(failures[0].exc_info))
+
+
+def test_without_opentelemetry_installed_the_default_is_off_and_true_says_what_to_install() -> None:
+    result = run_script(
+        """
+import sys
+sys.modules["opentelemetry"] = None  # as if opentelemetry-api were not installed
+import kafkify
+from kafkify.testing import MockCluster
+with MockCluster() as cluster, cluster.producer() as p:
+    p.send("t", {"n": 1})
+    [record] = cluster.records("t")
+    assert record.headers == [], record.headers
+try:
+    kafkify.Producer("127.0.0.1:1", tracing=True)
+except kafkify.ConfigError as e:
+    print("ConfigError:", e)
+"""
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ConfigError: tracing needs the opentelemetry-api package" in result.stdout
+    assert "pip install 'kafkify[opentelemetry]'" in result.stdout

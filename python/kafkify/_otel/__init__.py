@@ -9,6 +9,7 @@ the default (None) turns both off.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kafkify.errors import ConfigError
@@ -33,47 +34,42 @@ def _missing(name: str) -> ConfigError:
     )
 
 
-def _tracer(option: Any) -> Any:
-    """The tracer option asks for, or None."""
-    wanted = _wanted("tracing", option, "get_tracer")
-    if wanted is False:
-        return None
-    try:
-        from opentelemetry import trace
-    except ImportError:
-        if wanted:
-            raise _missing("tracing") from None
-        return None
-    from kafkify import __version__
-    from kafkify._otel.semconv import SCHEMA_URL
+def _global_tracer_provider() -> tuple[Any, bool]:
+    """The global tracer provider, and whether an application set one."""
+    from opentelemetry import trace
 
-    provider = option if not isinstance(option, bool) and option is not None else None
-    if provider is None:
-        provider = trace.get_tracer_provider()
-        configured = not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
-        if wanted is None and not configured:
-            return None
-    return provider.get_tracer("kafkify", __version__, schema_url=SCHEMA_URL)
+    provider = trace.get_tracer_provider()
+    unset = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+    return provider, not isinstance(provider, unset)
 
 
-def _meter_provider(option: Any) -> Any:
-    """The meter provider option asks for, or None."""
-    wanted = _wanted("otel_metrics", option, "get_meter")
-    if wanted is False:
-        return None
-    try:
-        from opentelemetry import metrics
-    except ImportError:
-        if wanted:
-            raise _missing("otel_metrics") from None
-        return None
-    if not isinstance(option, bool) and option is not None:
-        return option
+def _global_meter_provider() -> tuple[Any, bool]:
+    """The global meter provider, and whether an application set one."""
+    from opentelemetry import metrics
+
     provider = metrics.get_meter_provider()
     # Before set_meter_provider() the API hands out a proxy (a private class).
-    configured = not isinstance(provider, metrics.NoOpMeterProvider) and (
-        type(provider).__name__ != "_ProxyMeterProvider"
+    unset = isinstance(provider, metrics.NoOpMeterProvider) or (
+        type(provider).__name__ == "_ProxyMeterProvider"
     )
+    return provider, not unset
+
+
+def _provider(
+    name: str, option: Any, accessor: str, global_provider: Callable[[], tuple[Any, bool]]
+) -> Any:
+    """The provider ``option`` asks for, or None (off). Raises ConfigError."""
+    wanted = _wanted(name, option, accessor)
+    if wanted is False:
+        return None
+    try:
+        provider, configured = global_provider()
+    except ImportError:
+        if wanted:
+            raise _missing(name) from None
+        return None
+    if not isinstance(option, bool) and option is not None:
+        return option  # the caller's own provider
     return provider if configured or wanted else None
 
 
@@ -86,10 +82,16 @@ def hook_for(
     native reader of its in-flight records and queued bytes.
     Raises ConfigError for an invalid option, or True without OpenTelemetry.
     """
-    tracer = _tracer(tracing)
-    meter_provider = _meter_provider(otel_metrics)
-    if tracer is None and meter_provider is None:
+    tracer_provider = _provider("tracing", tracing, "get_tracer", _global_tracer_provider)
+    meter_provider = _provider("otel_metrics", otel_metrics, "get_meter", _global_meter_provider)
+    if tracer_provider is None and meter_provider is None:
         return None
+    from kafkify import __version__
     from kafkify._otel.hook import Hook
+    from kafkify._otel.semconv import SCHEMA_URL
+
+    tracer = None
+    if tracer_provider is not None:
+        tracer = tracer_provider.get_tracer("kafkify", __version__, schema_url=SCHEMA_URL)
 
     return Hook(tracer, meter_provider, client_id, bootstrap, gauges)
