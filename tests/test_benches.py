@@ -50,3 +50,29 @@ def test_compare_on_kafka(tmp_path: Path, bootstrap: str) -> None:
     checks = [r["check"] for w in rows.values() for r in w.values()]
     assert all(c.startswith("ok (") for c in checks), checks
     assert any("first_record (h)" in line for line in run["report"])
+
+
+def test_otel_overhead_on_the_mock_cluster(tmp_path: Path) -> None:
+    """benches/otel_overhead.py runs every configuration for both APIs, each run checked
+    (records on the broker, one span per record where spans are recorded)."""
+    saved = tmp_path / "otel.json"
+    script = str(ROOT / "benches" / "otel_overhead.py")
+    out = subprocess.run(
+        [sys.executable, script, "--mock", "--quick", "--json", str(saved)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    results = json.loads(saved.read_text())["results"]
+    configs = {"off", "sampled_out", "sampled_in", "metrics", "both"}
+    assert {api: set(rows) for api, rows in results.items()} == {
+        "produce": configs,
+        "send_async": configs,
+    }
+    assert all(r["check"] == "ok" for rows in results.values() for r in rows.values())
+    assert all(
+        rows[c]["spans"] == rows[c]["records"]
+        for rows in results.values()
+        for c in ("sampled_in", "both")
+    )
