@@ -25,8 +25,8 @@ use crate::serialize::{self, encode_headers, Encoder, Payload};
 use crate::telemetry::Started;
 use crate::timeout::Deadline;
 
-/// Log a failure of the OpenTelemetry hook (it must not change the call's result).
-/// A span begun, or None (and the hook's failure logged): the record is sent either way.
+/// A span begun, or None (and the hook's failure logged): the record is sent either
+/// way, as a failing hook must not change a call's result.
 fn telemetry_began(py: Python<'_>, began: PyResult<Option<Started>>) -> Option<Started> {
     began.unwrap_or_else(|raised| {
         observe::log(
@@ -39,6 +39,7 @@ fn telemetry_began(py: Python<'_>, began: PyResult<Option<Started>>) -> Option<S
     })
 }
 
+/// Log the hook's failure to end a span (the call's result stands).
 fn telemetry_failed(py: Python<'_>, ended: PyResult<()>) {
     if let Err(raised) = ended {
         observe::log(py, 40, "OpenTelemetry: ending a span failed", Some(raised));
