@@ -53,7 +53,17 @@ def serving(bootstrap: str, topic: str, **env: str) -> Iterator[Server]:
     command += ["127.0.0.1", "--port", str(port), "--timeout-graceful-shutdown", "30"]
     process = subprocess.Popen(
         command,
-        env={**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "ORDERS_TOPIC": topic, **env},
+        # Should the server die of a signal, say why: glibc writes its fatal messages
+        # (heap corruption) to /dev/tty unless LIBC_FATAL_STDERR_ is set, and
+        # faulthandler prints every thread's Python stack on SIGABRT/SIGSEGV.
+        env={
+            **os.environ,
+            "KAFKA_BOOTSTRAP": bootstrap,
+            "ORDERS_TOPIC": topic,
+            "LIBC_FATAL_STDERR_": "1",
+            "PYTHONFAULTHANDLER": "1",
+            **env,
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
