@@ -488,8 +488,12 @@ impl Engine {
                 let mut headers = shared_headers.clone();
                 let key = match prepared.get(i) {
                     Some(p) => p.key.as_slice().map(<[u8]>::to_vec),
-                    // Borrowing encoders: no Python code runs to encode again.
-                    None => self.prepare(&record(i))?.key.as_slice().map(<[u8]>::to_vec),
+                    // Borrowing encoders: no Python code runs to encode the key again
+                    // (and the value need not be).
+                    None => {
+                        let key = self.encode(&self.key_encoder, record(i).key, "key")?;
+                        key.as_slice().map(<[u8]>::to_vec)
+                    }
                 };
                 let tombstone = value.is_none();
                 let started = telemetry.begin(
