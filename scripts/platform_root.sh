@@ -6,6 +6,7 @@
 #   scripts/platform_root.sh make NAME
 #   scripts/platform_root.sh run  NAME [--bind HOSTDIR:/PATH]... [--env VAR=VALUE]... -- CMD...
 #   scripts/platform_root.sh list
+#   scripts/platform_root.sh python bullseye-amd64
 #
 # NAME:
 #   bookworm-arm64   Debian 12, arm64, Python 3.11, run through qemu-aarch64 (binfmt_misc)
@@ -25,9 +26,20 @@
 #       happens; they are also unmounted by a trap. The network namespace is the
 #       host's: a broker listening on the host's 127.0.0.1 is reachable from inside.
 #       CMD starts with a clean environment (HOME, PATH, LANG, TERM, and the --env ones).
+# python  (bullseye-amd64 only) builds a CPython >= 3.10 inside the root, linked against
+#       its glibc 2.31, since kafkify's abi3 wheels need CPython >= 3.10 and bullseye's
+#       is 3.9: installs the build deps with the root's apt, downloads Debian
+#       bookworm's python3.11_3.11.2.orig.tar.gz into the cache (size and sha256
+#       checked; kept for next time), builds it in the root (no PGO/LTO, make -j2) into
+#       /opt/python3.11, and makes /opt/venv311 with pytest, pytest-timeout and
+#       confluent-kafka (wheels only). Skips the build if /opt/python3.11 has the
+#       marker .kafkify-python-complete (it records the build time) and the venv if
+#       /opt/venv311 has .kafkify-venv-complete. Always ends by printing the checks
+#       (sys.version, libc, OpenSSL, ldd, confluent_kafka.version()). Takes ~4.5 min
+#       on 2 cores (build deps, download, configure, make, venv).
 #
-# Must run as root. Never builds anything: pip inside a root should be given
-# --only-binary=:all: (compiling under emulation takes hours on 2 cores).
+# Must run as root. make and run never build anything: pip inside a root should be
+# given --only-binary=:all: (compiling under emulation takes hours on 2 cores).
 # Network: only the Debian mirror (debootstrap, apt) and whatever index pip is set up
 # for. KAFKIFY_DEBIAN_MIRROR overrides the mirror.
 set -euo pipefail
@@ -378,6 +390,94 @@ cmd_inner() {
     return "$rc"
 }
 
+# The CPython built into bullseye-amd64 by `python`: Debian bookworm's upstream tarball.
+PY_VERSION=3.11.2
+PY_TARBALL="python3.11_$PY_VERSION.orig.tar.gz"
+PY_URL="$MIRROR/pool/main/p/python3.11/$PY_TARBALL"
+PY_SIZE=26437858
+PY_SHA256=2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849
+PY_PREFIX=/opt/python3.11
+PY_VENV=/opt/venv311
+PY_MARKER=.kafkify-python-complete
+VENV_MARKER=.kafkify-venv-complete
+PY_BUILD_DEPS=(build-essential libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev
+    libsqlite3-dev libreadline-dev)
+VENV_PIP=(pytest==9.2.0 pytest-timeout==2.4.0 confluent-kafka==2.16.1)
+
+# Downloads the CPython tarball into the cache (once) and checks its size and sha256.
+fetch_python_tarball() {
+    local file="$CACHE/$PY_TARBALL" size
+    mkdir -p "$CACHE"
+    if [[ ! -f $file ]]; then
+        say "downloading $PY_URL"
+        curl -fsSL --retry 3 -o "$file.part" "$PY_URL"
+        mv "$file.part" "$file"
+    fi
+    size=$(stat -c %s "$file")
+    [[ $size == "$PY_SIZE" ]] || { rm -f "$file"; die "$PY_TARBALL is $size bytes, not $PY_SIZE (removed)"; }
+    echo "$PY_SHA256  $file" | sha256sum -c --quiet - \
+        || { rm -f "$file"; die "$PY_TARBALL has the wrong sha256 (removed)"; }
+    echo "$file"
+}
+
+cmd_python() {
+    (($# == 1)) || usage
+    local name=$1 target tarball start elapsed src=/usr/src/kafkify-python-build
+    root_spec "$name" >/dev/null
+    [[ $name == bullseye-amd64 ]] || die "python: only for bullseye-amd64 (the others have a Python >= 3.10)"
+    need_root
+    target="$ROOTS/$name"
+    [[ -f $target/$MARKER ]] || die "$name is not made: scripts/platform_root.sh make $name"
+
+    if [[ -f $target$PY_PREFIX/$PY_MARKER ]]; then
+        say "$PY_PREFIX is already built in $name ($(grep '^build_seconds=' "$target$PY_PREFIX/$PY_MARKER" || true))"
+    else
+        start=$(date +%s)
+        apt_install_missing curl
+        tarball=$(fetch_python_tarball)
+        say "installing the build deps in $name: ${PY_BUILD_DEPS[*]}"
+        "$SELF" run "$name" --env DEBIAN_FRONTEND=noninteractive -- \
+            bash -c 'apt-get install -y --no-install-recommends "$@" \
+                || { apt-get update && apt-get install -y --no-install-recommends "$@"; }' \
+            apt-get "${PY_BUILD_DEPS[@]}"
+        apt_clean_in_root "$target"
+
+        check_no_mounts_under "$target$src"
+        rm -rf --one-file-system "${target:?}$src" "${target:?}$PY_PREFIX" "${target:?}$PY_VENV"
+        mkdir -p "$target$src"
+        tar -xzf "$tarball" -C "$target$src" --strip-components=1 --no-same-owner
+        say "building CPython $PY_VERSION in $name into $PY_PREFIX (make -j2)"
+        "$SELF" run "$name" -- bash -ec "cd $src
+            ./configure --prefix=$PY_PREFIX --with-ensurepip=install >configure.log 2>&1 || { tail -n 50 configure.log; exit 1; }
+            make -j2 >make.log 2>&1 || { tail -n 50 make.log; exit 1; }
+            make install >install.log 2>&1 || { tail -n 50 install.log; exit 1; }"
+        rm -rf --one-file-system "${target:?}$src"
+        elapsed=$(($(date +%s) - start))
+        {
+            echo "version=$PY_VERSION"
+            echo "source=$PY_URL"
+            echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+            echo "build_seconds=$elapsed"
+        } >"$target$PY_PREFIX/$PY_MARKER"
+        printf 'platform_root: built CPython %s in %s in %dm%02ds (%ds)\n' \
+            "$PY_VERSION" "$name" $((elapsed / 60)) $((elapsed % 60)) "$elapsed"
+    fi
+
+    if [[ ! -f $target$PY_VENV/$VENV_MARKER ]]; then
+        rm -rf --one-file-system "${target:?}$PY_VENV"
+        say "making $PY_VENV in $name: ${VENV_PIP[*]}"
+        "$SELF" run "$name" -- bash -ec "$PY_PREFIX/bin/python3.11 -m venv $PY_VENV
+            $PY_VENV/bin/python -m pip install -q --only-binary=:all: ${VENV_PIP[*]}
+            touch $PY_VENV/$VENV_MARKER"
+    fi
+
+    say "checks"
+    "$SELF" run "$name" -- bash -ec "$PY_VENV/bin/python -c 'import ssl, sys, platform, ctypes; print(sys.version, platform.libc_ver(), ssl.OPENSSL_VERSION)'
+        ldd $PY_PREFIX/bin/python3.11
+        $PY_VENV/bin/python -c 'import confluent_kafka; print(confluent_kafka.version())'
+        $PY_VENV/bin/python -m pip list --format=freeze"
+}
+
 main() {
     (($#)) || usage
     local cmd=$1
@@ -386,6 +486,7 @@ main() {
         make) cmd_make "$@" ;;
         run) cmd_run "$@" ;;
         list) cmd_list ;;
+        python) cmd_python "$@" ;;
         __inner) cmd_inner "$@" ;;
         -h | --help | help) usage 0 ;;
         *) usage ;;
