@@ -31,12 +31,10 @@
 #       is 3.9: installs the build deps with the root's apt, downloads Debian
 #       bookworm's python3.11_3.11.2.orig.tar.gz into the cache (size and sha256
 #       checked; kept for next time), builds it in the root (no PGO/LTO, make -j2) into
-#       /opt/python3.11, and makes /opt/venv311 with pytest, pytest-timeout and
-#       confluent-kafka (wheels only). Skips the build if /opt/python3.11 has the
-#       marker .kafkify-python-complete (it records the build time) and the venv if
-#       /opt/venv311 has .kafkify-venv-complete. Always ends by printing the checks
-#       (sys.version, libc, OpenSSL, ldd, confluent_kafka.version()). Takes ~4.5 min
-#       on 2 cores (build deps, download, configure, make, venv).
+#       /opt/python3.11 (scripts/platform_smoke.sh makes its venvs from it). Skips the
+#       build if /opt/python3.11 has the marker .kafkify-python-complete (it records
+#       the build time). Always ends by printing the checks (sys.version, libc,
+#       OpenSSL, ldd). Takes ~4.5 min on 2 cores (build deps, download, configure, make).
 #
 # Must run as root. make and run never build anything: pip inside a root should be
 # given --only-binary=:all: (compiling under emulation takes hours on 2 cores).
@@ -397,12 +395,9 @@ PY_URL="$MIRROR/pool/main/p/python3.11/$PY_TARBALL"
 PY_SIZE=26437858
 PY_SHA256=2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849
 PY_PREFIX=/opt/python3.11
-PY_VENV=/opt/venv311
 PY_MARKER=.kafkify-python-complete
-VENV_MARKER=.kafkify-venv-complete
 PY_BUILD_DEPS=(build-essential libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev
     libsqlite3-dev libreadline-dev)
-VENV_PIP=(pytest==9.2.0 pytest-timeout==2.4.0 confluent-kafka==2.16.1)
 
 # Downloads the CPython tarball into the cache (once) and checks its size and sha256.
 fetch_python_tarball() {
@@ -443,7 +438,7 @@ cmd_python() {
         apt_clean_in_root "$target"
 
         check_no_mounts_under "$target$src"
-        rm -rf --one-file-system "${target:?}$src" "${target:?}$PY_PREFIX" "${target:?}$PY_VENV"
+        rm -rf --one-file-system "${target:?}$src" "${target:?}$PY_PREFIX"
         mkdir -p "$target$src"
         tar -xzf "$tarball" -C "$target$src" --strip-components=1 --no-same-owner
         say "building CPython $PY_VERSION in $name into $PY_PREFIX (make -j2)"
@@ -463,19 +458,9 @@ cmd_python() {
             "$PY_VERSION" "$name" $((elapsed / 60)) $((elapsed % 60)) "$elapsed"
     fi
 
-    if [[ ! -f $target$PY_VENV/$VENV_MARKER ]]; then
-        rm -rf --one-file-system "${target:?}$PY_VENV"
-        say "making $PY_VENV in $name: ${VENV_PIP[*]}"
-        "$SELF" run "$name" -- bash -ec "$PY_PREFIX/bin/python3.11 -m venv $PY_VENV
-            $PY_VENV/bin/python -m pip install -q --only-binary=:all: ${VENV_PIP[*]}
-            touch $PY_VENV/$VENV_MARKER"
-    fi
-
     say "checks"
-    "$SELF" run "$name" -- bash -ec "$PY_VENV/bin/python -c 'import ssl, sys, platform, ctypes; print(sys.version, platform.libc_ver(), ssl.OPENSSL_VERSION)'
-        ldd $PY_PREFIX/bin/python3.11
-        $PY_VENV/bin/python -c 'import confluent_kafka; print(confluent_kafka.version())'
-        $PY_VENV/bin/python -m pip list --format=freeze"
+    "$SELF" run "$name" -- bash -ec "$PY_PREFIX/bin/python3.11 -c 'import ssl, sys, platform, ctypes; print(sys.version, platform.libc_ver(), ssl.OPENSSL_VERSION)'
+        ldd $PY_PREFIX/bin/python3.11"
 }
 
 main() {
