@@ -7,6 +7,7 @@
 #   scripts/platform_root.sh run  NAME [--bind HOSTDIR:/PATH]... [--env VAR=VALUE]... -- CMD...
 #   scripts/platform_root.sh list
 #   scripts/platform_root.sh python bullseye-amd64
+#   scripts/platform_root.sh python-source      (prints the cached CPython tarball, fetching it once)
 #
 # NAME:
 #   bookworm-arm64   Debian 12, arm64, Python 3.11, run through qemu-aarch64 (binfmt_misc)
@@ -472,6 +473,7 @@ main() {
         run) cmd_run "$@" ;;
         list) cmd_list ;;
         python) cmd_python "$@" ;;
+        python-source) fetch_python_tarball ;;
         __inner) cmd_inner "$@" ;;
         -h | --help | help) usage 0 ;;
         *) usage ;;
