@@ -18,6 +18,7 @@ from confluent_kafka import (
     Consumer,
     ConsumerGroupTopicPartitions,
     KafkaError,
+    KafkaException,
     TopicPartition,
 )
 from confluent_kafka.admin import (
@@ -102,10 +103,7 @@ def read_back(
     try:
         metadata = consumer.list_topics(topic, timeout=30)
         partitions = sorted(metadata.topics[topic].partitions)
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)[1]
-            for p in partitions
-        }
+        ends = {p: log_end(consumer, TopicPartition(topic, p)) for p in partitions}
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         records: list[Consumed] = []
         at_eof: dict[int, int] = {}  # partition -> the offset of its latest EOF
@@ -135,6 +133,22 @@ def read_back(
         return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:
         consumer.close()
+
+
+def log_end(consumer: Consumer, partition: TopicPartition, timeout: float = 30.0) -> int:
+    """``partition``'s high watermark, asked of its leader. Kafka answers
+    NOT_LEADER_OR_FOLLOWER (or LEADER_NOT_AVAILABLE) while leadership is still
+    settling after the topic was made, or moving between brokers: ask again then,
+    until ``timeout``. (Seen in CI: a fresh topic's partition that no record went to.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=timeout, cached=False)[1]
+        except KafkaException as e:
+            settling = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
+            if e.args[0].code() not in settling or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def committed_offsets(
