@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyList, PyTuple};
 
 use crate::delivery::batch::{BatchLoop, Finished};
 use crate::delivery::outcome::Outcome;
@@ -34,7 +33,12 @@ pub enum Ready {
     Record(Py<PyAny>, Outcome),
     /// A `send_batch_async` call whose last record has reported.
     Batch(Arc<dyn Finished>),
+    /// A lifecycle call's future and its result ([`run_in_thread`]).
+    Job(Py<PyAny>, JobResult),
 }
+
+/// What a lifecycle job returns: its future's result, or the exception to set.
+pub type JobResult = std::result::Result<Py<PyAny>, PyErrOrError>;
 
 pub struct LoopWaker {
     ready: Mutex<Vec<Ready>>,
@@ -86,6 +90,14 @@ fn resolve(py: Python<'_>, what: Ready) -> PyResult<()> {
             settle(future.bind(py), ok, value.bind(py))
         }
         Ready::Batch(batch) => settle_finished(py, &*batch),
+        Ready::Job(future, result) => {
+            let (ok, value) = match result {
+                Ok(value) => (true, value),
+                Err(PyErrOrError::Py(e)) => (false, e.into_value(py).into_any()),
+                Err(PyErrOrError::Kafka(e)) => (false, e.to_py(py).into_value(py).into_any()),
+            };
+            settle(future.bind(py), ok, value.bind(py))
+        }
     }
 }
 
@@ -142,53 +154,6 @@ pub fn for_loop(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<LoopWaker>> {
     Ok(waker)
 }
 
-/// Hand a batch of resolutions to the loop that owns the futures, in one wakeup.
-pub fn schedule_resolution(
-    py: Python<'_>,
-    event_loop: &Bound<'_, PyAny>,
-    items: Vec<Bound<'_, PyTuple>>,
-) {
-    let result = (|| -> PyResult<()> {
-        let resolver = resolver(py)?;
-        let list = PyList::new(py, items)?;
-        event_loop.call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (resolver, list))?;
-        Ok(())
-    })();
-    // A closed loop (the program moved on without awaiting) is not an error: the
-    // records were delivered, there is just nobody left to tell.
-    if let Err(err) = result {
-        if !event_loop
-            .call_method0(pyo3::intern!(py, "is_closed"))
-            .and_then(|c| c.is_truthy())
-            .unwrap_or(true)
-        {
-            log(py, 40, "could not resolve send_async futures", Some(err));
-        }
-    }
-}
-
-fn resolver(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static RESOLVER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    RESOLVER
-        .get_or_try_init(py, || {
-            Ok(pyo3::wrap_pyfunction!(resolve_futures, py)?
-                .into_any()
-                .unbind())
-        })
-        .map(|f| f.bind(py))
-}
-
-/// Runs on the event loop's thread: set each future's result or exception, skipping
-/// futures already done (their awaiting task was cancelled).
-#[pyfunction]
-fn resolve_futures(items: &Bound<'_, PyList>) -> PyResult<()> {
-    for item in items.iter() {
-        let (future, ok, value): (Bound<'_, PyAny>, bool, Bound<'_, PyAny>) = item.extract()?;
-        settle(&future, ok, &value)?;
-    }
-    Ok(())
-}
-
 /// Set an asyncio future's result (`ok`) or exception, unless it is done already
 /// (its awaiting task was cancelled, or a `send_async` timeout fired first).
 pub fn settle(future: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -236,36 +201,23 @@ pub fn expire_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 }
 
 /// Run a blocking job on a short-lived thread and return an asyncio future for its
-/// result, so lifecycle calls (start, stop, async exit) never block the loop.
+/// result, so lifecycle calls (start, stop, async exit) never block the loop. The
+/// result goes to the loop through its waker, as delivery outcomes do: the thread
+/// never takes the GIL for it, so it is not left asking for the GIL while the
+/// program, its future resolved, moves on to exit (see `exit_gate`). A job that
+/// attaches to Python itself takes a pass first. The loop also settles this future
+/// after those of records whose reports came in before the job ended.
 pub fn run_in_thread<'py, F>(py: Python<'py>, job: F) -> PyResult<Bound<'py, PyAny>>
 where
-    F: FnOnce() -> std::result::Result<Py<PyAny>, PyErrOrError> + Send + 'static,
+    F: FnOnce() -> JobResult + Send + 'static,
 {
     let event_loop = running_loop(py)?;
+    let waker = for_loop(&event_loop)?;
     let future = event_loop.call_method0("create_future")?;
-    let (loop_ref, fut_ref) = (event_loop.unbind(), future.clone().unbind());
+    let settled_later = future.clone().unbind();
     std::thread::Builder::new()
         .name("kafkify-lifecycle".into())
-        .spawn(move || {
-            let result = job();
-            let _ = Python::try_attach(|py| {
-                let (ok, value) = match result {
-                    Ok(v) => (true, v),
-                    Err(PyErrOrError::Py(e)) => (false, e.into_value(py).into_any()),
-                    Err(PyErrOrError::Kafka(e)) => (false, e.to_py(py).into_value(py).into_any()),
-                };
-                let item = PyTuple::new(
-                    py,
-                    [
-                        fut_ref.clone_ref(py),
-                        PyBool::new(py, ok).to_owned().into_any().unbind(),
-                        value,
-                    ],
-                )
-                .expect("a 3-tuple");
-                schedule_resolution(py, loop_ref.bind(py), vec![item]);
-            });
-        })
+        .spawn(move || waker.push(Ready::Job(settled_later, job())))
         .map_err(|e| {
             pyo3::exceptions::PyRuntimeError::new_err(format!("could not start a thread: {e}"))
         })?;
