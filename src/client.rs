@@ -6,11 +6,12 @@
 //! - `close` flushes first; what is still queued when its time runs out is purged
 //!   so each record's caller hears about it, and the count is reported.
 //! - threads are joined with the GIL released, and nothing touches Python once the
-//!   interpreter is finalizing (`_shutdown_all` runs from `atexit`, before that).
+//!   interpreter is finalizing (`_shutdown_all` runs from `atexit`, before that,
+//!   and first waits for our threads that attach on their own: `exit_gate`).
 //! - after `fork()` the child never touches the parent's threads or librdkafka
 //!   handle: they do not exist there.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use rdkafka::producer::{Producer as _, PurgeConfig};
 use crate::config::{self, Properties};
 use crate::delivery::{self, Context, RdProducer};
 use crate::errors::{self, Error, Result};
+use crate::exit_gate;
 use crate::expedite::Expediter;
 use crate::observe::{self, Hooks, Observer};
 use crate::queue::Overflow;
@@ -439,54 +441,35 @@ fn config_error(err: &rdkafka::error::KafkaError) -> Error {
     }
 }
 
-/// Closes started for garbage-collected producers, still running or not joined yet.
-static CLOSERS: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
-
-/// Set once `_shutdown_all` has run: no new closer thread may start after it.
-static EXITING: AtomicBool = AtomicBool::new(false);
-
 /// Close a garbage-collected producer's client on a thread of its own, so that
 /// dropping the last reference never blocks: it may happen on an event loop's
 /// thread (the loop would stall for the whole flush) or in any frame the cyclic
-/// collector interrupts. `_shutdown_all` joins these threads before the
-/// interpreter finalizes; once it has run, the close happens here, as before.
+/// collector interrupts. `_shutdown_all` waits for these closes (their pass, see
+/// `exit_gate`) before the interpreter finalizes; once it has begun, the close
+/// happens here, as before.
 pub fn close_in_background(client: Arc<Client>, why: &'static str) {
-    let spawned = if EXITING.load(Ordering::Acquire) {
-        None
-    } else {
+    let spawned = exit_gate::Pass::take().and_then(|pass| {
         let client = client.clone();
         std::thread::Builder::new()
             .name("kafkify-close".into())
             .spawn(move || {
-                let _ = Python::try_attach(|py| close_unattended(py, &client, why));
+                let _ = exit_gate::attach(Some(pass), |py| close_unattended(py, &client, why));
             })
             .ok()
-    };
-    match spawned {
-        Some(handle) => {
-            let mut closers = CLOSERS.lock().unwrap_or_else(|p| p.into_inner());
-            closers.retain(|h| !h.is_finished());
-            closers.push(handle);
-        }
-        None => {
-            let _ = Python::try_attach(|py| close_unattended(py, &client, why));
-        }
+    });
+    if spawned.is_none() {
+        let _ = Python::try_attach(|py| close_unattended(py, &client, why));
     }
 }
 
 /// Flush and close every client still open: called from `atexit`, before the
 /// interpreter starts finalizing, each bounded by its `exit_timeout_ms`. Closes
-/// already running for garbage-collected producers are waited for first (they
-/// are bounded the same way).
+/// already running on threads of ours (garbage-collected producers, `stop()`,
+/// `async with`) are waited for first: they are bounded too, and a thread that
+/// needs the GIL once the interpreter finalizes aborts the process (`exit_gate`).
 #[pyfunction]
 pub fn _shutdown_all(py: Python<'_>) -> PyResult<()> {
-    EXITING.store(true, Ordering::Release);
-    let closers = std::mem::take(&mut *CLOSERS.lock().unwrap_or_else(|p| p.into_inner()));
-    py.detach(|| {
-        for handle in closers {
-            let _ = handle.join();
-        }
-    });
+    exit_gate::close(py);
     let clients: Vec<Arc<Client>> = LIVE
         .lock()
         .unwrap_or_else(|p| p.into_inner())

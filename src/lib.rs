@@ -9,7 +9,8 @@
 //!   `mod` errors and paths, `walk` the walk, `types` the extra types, `escape`);
 //! - `rd` (every raw FFI call outside the serializer: `unsafe` is denied elsewhere,
 //!   bar the opaque-pointer encoding in `delivery`);
-//! - `client` (librdkafka handle, threads, lifecycle), `queue` (records → librdkafka,
+//! - `client` (librdkafka handle, threads, lifecycle), `exit_gate` (interpreter exit
+//!   waits for our threads that attach to Python on their own), `queue` (records → librdkafka,
 //!   and the overflow line for async callers), `serve` (a waiting caller serves
 //!   librdkafka's report queue), `expedite` (awaited records leave when their loop
 //!   goes idle, not after linger);
@@ -44,6 +45,7 @@ pub mod config;
 pub mod delivery;
 pub mod enqueue;
 pub mod errors;
+pub mod exit_gate;
 pub mod expedite;
 pub mod metadata;
 pub mod observe;
@@ -107,11 +109,12 @@ fn dumps<'py>(
 
 extern "C" fn after_fork_in_child() {
     client::FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
+    exit_gate::after_fork_in_child();
 }
 
 #[pymodule]
 fn _kafkify(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // The handler only bumps an atomic: async-signal-safe.
+    // The handler only stores to atomics: async-signal-safe.
     rd::after_fork_in_child(after_fork_in_child);
     m.add_class::<producer::Producer>()?;
     m.add_class::<metadata::RecordMetadata>()?;

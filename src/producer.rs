@@ -19,6 +19,7 @@ use crate::delivery::batch::BatchLoop;
 use crate::delivery::{Batch, Completion, Outcome, Waiter};
 use crate::enqueue::{Engine, WhenFull};
 use crate::errors::{Error, PyErrOrError};
+use crate::exit_gate;
 use crate::metadata::RecordMetadata;
 use crate::observe;
 use crate::timeout::{self, Deadline};
@@ -357,9 +358,13 @@ impl Producer {
         let timeout = timeout::seconds("timeout", timeout)?;
         let me = slf.clone().unbind();
         let py = slf.py();
+        let pass = exit_gate::Pass::take();
         run_in_thread(py, move || {
-            Python::attach(|py| me.get().close_within(py, timeout).map(|_| py.None()))
-                .map_err(PyErrOrError::Py)
+            let closed = exit_gate::attach(pass, |py| {
+                me.get().close_within(py, timeout).map(|_| py.None())
+            });
+            // None: the interpreter is gone, so is whoever would read this.
+            closed.map_or(Err(Error::Closed.into()), |r| r.map_err(PyErrOrError::Py))
         })
     }
 
@@ -504,13 +509,14 @@ impl Producer {
         _exc: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let me = slf.clone().unbind();
+        let pass = exit_gate::Pass::take();
         run_in_thread(slf.py(), move || {
-            Python::attach(|py| {
+            let closed = exit_gate::attach(pass, |py| {
                 me.get()
                     .close(py, None)
                     .map(|_| PyBool::new(py, false).to_owned().into_any().unbind())
-            })
-            .map_err(PyErrOrError::Py)
+            });
+            closed.map_or(Err(Error::Closed.into()), |r| r.map_err(PyErrOrError::Py))
         })
     }
 

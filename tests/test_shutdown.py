@@ -231,3 +231,69 @@ def test_garbage_collected_producer_is_flushed_with_a_log_line(
         assert time.monotonic() < deadline, "no garbage-collection close"
         time.sleep(0.01)
     assert len(read_back(bootstrap, topic, expected=100)) == 100
+
+
+STOP_NEVER_AWAITED = """
+import asyncio, sys, kafkify
+bootstrap, topic = sys.argv[1:3]
+
+async def main():
+    producer = kafkify.Producer(bootstrap_servers=bootstrap, linger_ms=1000)
+    for i in range(1000):
+        producer.produce(topic, {"i": i})
+    asyncio.ensure_future(producer.stop())  # started, never awaited
+    await asyncio.sleep(0.1)  # its flush is now waiting out linger.ms
+
+asyncio.new_event_loop().run_until_complete(main())
+print("done", flush=True)
+"""
+
+
+def test_exit_waits_for_a_stop_that_was_started_but_never_awaited(bootstrap: str) -> None:
+    # The stop's thread holds the records (close() took them from the producer):
+    # before the exit hook waited for it, the process ended under its flush.
+    topic = create_topic(bootstrap, 3)
+    for run in range(3):
+        proc = run_script(STOP_NEVER_AWAITED, bootstrap, topic)
+        assert proc.returncode == 0, f"run {run}: exit {proc.returncode}\n{proc.stderr}"
+        assert proc.stdout.strip() == "done"
+        assert "Traceback" not in proc.stderr and "Fatal" not in proc.stderr, proc.stderr
+    records = read_back(bootstrap, topic, expected=3000)
+    assert sorted(json.loads(r.value)["i"] for r in records) == sorted(list(range(1000)) * 3)
+
+
+EXIT_RIGHT_AFTER_A_LIFECYCLE_CALL = """
+import asyncio, sys, kafkify
+bootstrap, topic, how = sys.argv[1:4]
+# The thread that runs start()/stop() must not be left asking for the GIL: with a
+# long switch interval the program keeps it from the moment the call's future is
+# resolved, on to finalization, more often.
+sys.setswitchinterval(1.0)
+
+async def main():
+    producer = kafkify.Producer(bootstrap_servers=bootstrap)
+    await producer.send_async(topic, {"how": how})
+    if how == "start":
+        await producer.start()
+        producer.close()
+    elif how == "stop":
+        await producer.stop()
+    else:
+        async with producer:
+            pass
+
+asyncio.new_event_loop().run_until_complete(main())
+"""
+
+
+def test_exit_right_after_start_stop_or_async_with_never_aborts_30_times(
+    bootstrap: str,
+) -> None:
+    topic = create_topic(bootstrap, 1)
+    hows = ["start", "stop", "aexit"] * 10
+    for run, how in enumerate(hows):
+        proc = run_script(EXIT_RIGHT_AFTER_A_LIFECYCLE_CALL, bootstrap, topic, how)
+        assert proc.returncode == 0, f"run {run} ({how}): exit {proc.returncode}\n{proc.stderr}"
+        assert "Traceback" not in proc.stderr and "Fatal" not in proc.stderr, proc.stderr
+    records = read_back(bootstrap, topic, expected=len(hows))
+    assert sorted(json.loads(r.value)["how"] for r in records) == sorted(hows)
