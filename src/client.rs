@@ -219,7 +219,7 @@ impl Client {
     pub fn flush(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<usize> {
         let producer = self.with_producer(|p| Ok(p.clone()))?;
         let deadline = Deadline::after(timeout);
-        let left = flush_interruptibly(py, &producer, &self.overflow, deadline)?;
+        let left = flush_interruptibly(py, &producer, &self.overflow, deadline, None)?;
         if left == 0 {
             self.wait_for_callbacks(py, &producer, deadline)?;
         }
@@ -298,7 +298,8 @@ impl Client {
         // Nothing below may fail or panic: the producer is marked closed already,
         // and only the rest of this function stops its threads (issue 10, defect 3).
         let deadline = Deadline::after(timeout);
-        let flushed = flush_interruptibly(py, &producer, &self.overflow, deadline);
+        let at_exit = Some((Instant::now(), self.exit_timeout.min(self.delivery_timeout)));
+        let flushed = flush_interruptibly(py, &producer, &self.overflow, deadline, at_exit);
         let left = producer.context().pending();
         py.detach(|| {
             self.overflow.stop();
@@ -399,6 +400,7 @@ fn flush_interruptibly(
     producer: &Arc<RdProducer>,
     overflow: &Overflow,
     deadline: Deadline,
+    at_exit: Option<(Instant, Duration)>,
 ) -> PyResult<usize> {
     loop {
         let slice = deadline.window(SIGNAL_CHECK_INTERVAL);
@@ -415,7 +417,11 @@ fn flush_interruptibly(
             return Ok(0);
         }
         py.check_signals()?;
-        if deadline.passed() {
+        // A close (begun at .0) still flushing .1 after interpreter exit began (a
+        // `stop()` nobody awaits; see `exit_gate`) ends like the exit's own closes.
+        let outlasted =
+            at_exit.is_some_and(|(began, bound)| exit_gate::exit_outlasted(began, bound));
+        if deadline.passed() || outlasted {
             return Ok(producer.context().pending());
         }
     }

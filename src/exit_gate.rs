@@ -10,13 +10,15 @@
 //! So such a thread attaches through a [`Pass`], taken under the GIL before the
 //! thread starts, and `_shutdown_all` (run by `atexit`, before finalization) calls
 //! [`close`]: it refuses new passes and waits, with the GIL released, until every
-//! pass taken has been given back. Each holder's work is bounded (a close is bounded
-//! by its timeout, or by each record's delivery timeout). Threads that never attach
+//! pass taken has been given back. Each holder's work is bounded: a close by its
+//! timeout, and by `exit_timeout_ms` once exit has begun ([`exit_outlasted`]), as
+//! the exit's own closes are. Threads that never attach
 //! need no pass; the dispatcher, which does, is joined by `close()`, which
 //! `_shutdown_all` runs for every client still open.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
@@ -25,6 +27,8 @@ use pyo3::prelude::*;
 // inherits belong to threads that do not exist there.
 static CLOSED: AtomicBool = AtomicBool::new(false);
 static PASSES: AtomicUsize = AtomicUsize::new(0);
+/// When interpreter exit began (`close`).
+static BEGAN: OnceLock<Instant> = OnceLock::new();
 
 /// Leave to attach to Python later, from another thread. Interpreter exit waits
 /// for it to be used or dropped.
@@ -60,12 +64,23 @@ impl Drop for Pass {
 /// Interpreter exit: no pass from now on; wait, with the GIL released, for every
 /// pass taken to be given back. (Polled: this runs once, at exit.)
 pub fn close(py: Python<'_>) {
+    BEGAN.get_or_init(Instant::now);
     CLOSED.store(true, SeqCst);
     py.detach(|| {
         while PASSES.load(SeqCst) > 0 {
             std::thread::sleep(Duration::from_millis(2));
         }
     });
+}
+
+/// Whether a close that began at `began` has flushed for `bound` since interpreter
+/// exit began (or since it began, if later). Such a close then stops flushing, as
+/// the exit's own closes do after `exit_timeout_ms`: a `stop()` nobody awaits holds a
+/// pass, and must not hold the exit for a dead broker's delivery timeout.
+pub fn exit_outlasted(began: Instant, bound: Duration) -> bool {
+    BEGAN
+        .get()
+        .is_some_and(|exit| (*exit).max(began).elapsed() >= bound)
 }
 
 /// In the child of a `fork()`: no thread of ours holds a pass there. Async-signal-safe.

@@ -297,3 +297,32 @@ def test_exit_right_after_start_stop_or_async_with_never_aborts_30_times(
         assert "Traceback" not in proc.stderr and "Fatal" not in proc.stderr, proc.stderr
     records = read_back(bootstrap, topic, expected=len(hows))
     assert sorted(json.loads(r.value)["how"] for r in records) == sorted(hows)
+
+
+STOP_NEVER_AWAITED_DEAD_BROKER = """
+import asyncio, sys, kafkify
+producer = kafkify.Producer(
+    bootstrap_servers=sys.argv[1], exit_timeout_ms=1000, delivery_timeout_ms=120000
+)
+
+def report(err, meta):
+    print("failed" if err else "delivered", type(err).__name__, flush=True)
+
+async def main():
+    for i in range(5):
+        producer.produce("t", {"i": i}, on_delivery=report)
+    asyncio.ensure_future(producer.stop())  # no timeout: every record's delivery timeout
+    await asyncio.sleep(0.1)
+
+asyncio.new_event_loop().run_until_complete(main())
+"""
+
+
+def test_exit_bounds_a_stop_nobody_awaits_by_exit_timeout_ms() -> None:
+    # The exit waits for the stop's thread, but not for a dead broker's delivery
+    # timeout (120 s here): after exit_timeout_ms its records are purged and reported.
+    proc = run_script(STOP_NEVER_AWAITED_DEAD_BROKER, f"127.0.0.1:{closed_port()}", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["failed RecordPurgedError"] * 5, proc.stdout
+    assert "producer closed with 5 record(s) undelivered" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "Fatal" not in proc.stderr, proc.stderr
