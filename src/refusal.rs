@@ -25,7 +25,8 @@
 //! backing off to `reconnect.backoff.max.ms`), so a record sent while brokers still
 //! refuse fails at the next attempt. A broker that rejects our client certificate
 //! (mTLS) shows up as a transport failure whose reason is an SSL alert; that counts
-//! as a TLS refusal too.
+//! as a TLS refusal too, and so does a transport failure whose reason is OpenSSL's
+//! "certificate verify failed" (librdkafka's other path for an untrusted broker).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -49,8 +50,8 @@ impl Refusals {
     pub fn error(&self, code: Code, reason: &str) -> bool {
         let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
         match refusal(code, reason) {
-            Some(code) => {
-                *latest = Some((code, reason.to_owned()));
+            Some(refused) => {
+                *latest = Some(refused);
                 self.all_down.load(Ordering::Acquire)
             }
             None if code == Code::AllBrokersDown => {
@@ -118,14 +119,27 @@ fn hint(code: Code, reason: &str) -> &'static str {
     }
 }
 
-/// The refusal behind a connection error, as the code to report (`SSL` for a TLS
-/// alert from the broker), or None when the error is not a refusal.
-fn refusal(code: Code, reason: &str) -> Option<Code> {
+/// The refusal behind a connection error, as the code and reason to report (`SSL`
+/// for a TLS failure that librdkafka calls a transport failure), or None when the
+/// error is not a refusal.
+fn refusal(code: Code, reason: &str) -> Option<(Code, String)> {
     match code {
-        Code::Authentication | Code::SaslAuthenticationFailed | Code::SSL => Some(code),
+        Code::Authentication | Code::SaslAuthenticationFailed | Code::SSL => {
+            Some((code, reason.to_owned()))
+        }
         // The broker's TLS alert, e.g. "ssl/tls alert bad certificate" when it
         // requires a client certificate we did not send.
-        Code::BrokerTransportFailure if reason.contains("ssl/tls alert") => Some(Code::SSL),
+        Code::BrokerTransportFailure if reason.contains("ssl/tls alert") => {
+            Some((Code::SSL, reason.to_owned()))
+        }
+        // A broker certificate we cannot verify, found by a socket write during the
+        // handshake before SSL_do_handshake found it (librdkafka's rdkafka_ssl.c,
+        // `rd_kafka_transport_ssl_io_event`; seen under load in CI): the same refusal
+        // as "SSL handshake failed: ... certificate verify failed", reported as a
+        // transport failure without that prefix. Reported the usual way.
+        Code::BrokerTransportFailure if reason.contains("certificate verify failed") => {
+            Some((Code::SSL, format!("SSL handshake failed: {reason}")))
+        }
         _ => None,
     }
 }
@@ -172,6 +186,24 @@ mod tests {
         assert!(r.error(Code::BrokerTransportFailure, alert));
         match r.cause(Some(Code::PurgeQueue), "x") {
             Some(Error::Kafka { code, .. }) => assert_eq!(code, Code::SSL),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unverifiable_certificate_reported_as_a_transport_failure_is_a_tls_refusal() {
+        let r = Refusals::default();
+        r.error(Code::AllBrokersDown, "1/1 brokers are down");
+        let write = "error:0A000086:SSL routines::certificate verify failed (after 4ms in state SSL_HANDSHAKE)";
+        assert!(r.error(Code::BrokerTransportFailure, write));
+        match r.cause(Some(Code::PurgeQueue), "x") {
+            Some(Error::Kafka { code, message, .. }) => {
+                assert_eq!(code, Code::SSL);
+                assert!(
+                    message.contains(&format!("SSL handshake failed: {write}")),
+                    "{message}"
+                );
+            }
             other => panic!("{other:?}"),
         }
     }
