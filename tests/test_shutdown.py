@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -14,6 +15,18 @@ import pytest
 import kafkify
 
 from helpers import closed_port, create_topic, read_back, run_script, spawn
+
+
+def exits_cleanly(
+    code: str, *args: str, run: object = "", timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter; it must exit 0 without a traceback or a
+    fatal error (SIGABRT, SIGSEGV)."""
+    proc = run_script(code, *args, timeout=timeout)
+    assert proc.returncode == 0, f"run {run}: exit {proc.returncode}\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr and "Fatal" not in proc.stderr, proc.stderr
+    return proc
+
 
 PRODUCE_5000 = """
 import sys, kafkify
@@ -58,10 +71,8 @@ asyncio.run(main())  # closes the loop; the futures' results have nowhere to go
 def test_exit_with_20000_pending_send_async_20_times(bootstrap: str) -> None:
     topic = create_topic(bootstrap, 3)
     for run in range(20):
-        proc = run_script(PENDING_ASYNC_AT_EXIT, bootstrap, topic)
-        assert proc.returncode == 0, f"run {run}: exit {proc.returncode}\n{proc.stderr}"
+        proc = exits_cleanly(PENDING_ASYNC_AT_EXIT, bootstrap, topic, run=run)
         assert proc.stdout.strip() == "20000"
-        assert "Traceback" not in proc.stderr and "Fatal" not in proc.stderr, proc.stderr
     records = read_back(bootstrap, topic, expected=20 * 20000, timeout=120)
     assert len(records) == 20 * 20000
 
@@ -254,10 +265,8 @@ def test_exit_waits_for_a_stop_that_was_started_but_never_awaited(bootstrap: str
     # before the exit hook waited for it, the process ended under its flush.
     topic = create_topic(bootstrap, 3)
     for run in range(3):
-        proc = run_script(STOP_NEVER_AWAITED, bootstrap, topic)
-        assert proc.returncode == 0, f"run {run}: exit {proc.returncode}\n{proc.stderr}"
+        proc = exits_cleanly(STOP_NEVER_AWAITED, bootstrap, topic, run=run)
         assert proc.stdout.strip() == "done"
-        assert "Traceback" not in proc.stderr and "Fatal" not in proc.stderr, proc.stderr
     records = read_back(bootstrap, topic, expected=3000)
     assert sorted(json.loads(r.value)["i"] for r in records) == sorted(list(range(1000)) * 3)
 
@@ -292,9 +301,7 @@ def test_exit_right_after_start_stop_or_async_with_never_aborts_30_times(
     topic = create_topic(bootstrap, 1)
     hows = ["start", "stop", "aexit"] * 10
     for run, how in enumerate(hows):
-        proc = run_script(EXIT_RIGHT_AFTER_A_LIFECYCLE_CALL, bootstrap, topic, how)
-        assert proc.returncode == 0, f"run {run} ({how}): exit {proc.returncode}\n{proc.stderr}"
-        assert "Traceback" not in proc.stderr and "Fatal" not in proc.stderr, proc.stderr
+        exits_cleanly(EXIT_RIGHT_AFTER_A_LIFECYCLE_CALL, bootstrap, topic, how, run=(run, how))
     records = read_back(bootstrap, topic, expected=len(hows))
     assert sorted(json.loads(r.value)["how"] for r in records) == sorted(hows)
 
@@ -321,8 +328,7 @@ asyncio.new_event_loop().run_until_complete(main())
 def test_exit_bounds_a_stop_nobody_awaits_by_exit_timeout_ms() -> None:
     # The exit waits for the stop's thread, but not for a dead broker's delivery
     # timeout (120 s here): after exit_timeout_ms its records are purged and reported.
-    proc = run_script(STOP_NEVER_AWAITED_DEAD_BROKER, f"127.0.0.1:{closed_port()}", timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    dead = f"127.0.0.1:{closed_port()}"
+    proc = exits_cleanly(STOP_NEVER_AWAITED_DEAD_BROKER, dead, timeout=60)
     assert proc.stdout.splitlines() == ["failed RecordPurgedError"] * 5, proc.stdout
     assert "producer closed with 5 record(s) undelivered" in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr and "Fatal" not in proc.stderr, proc.stderr
