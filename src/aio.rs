@@ -22,7 +22,8 @@ use pyo3::sync::PyOnceLock;
 
 use crate::delivery::batch::{BatchLoop, Finished};
 use crate::delivery::outcome::Outcome;
-use crate::errors::PyErrOrError;
+use crate::errors::{Error, PyErrOrError};
+use crate::exit_gate;
 use crate::metadata;
 use crate::observe::log;
 use crate::rd::EventFd;
@@ -205,8 +206,8 @@ pub fn expire_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 /// result goes to the loop through its waker, as delivery outcomes do: the thread
 /// never takes the GIL for it, so it is not left asking for the GIL while the
 /// program, its future resolved, moves on to exit (see `exit_gate`). A job that
-/// attaches to Python itself takes a pass first. The loop also settles this future
-/// after those of records whose reports came in before the job ended.
+/// needs Python goes through [`run_attached_in_thread`]. The loop also settles this
+/// future after those of records whose reports came in before the job ended.
 pub fn run_in_thread<'py, F>(py: Python<'py>, job: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: FnOnce() -> JobResult + Send + 'static,
@@ -222,4 +223,18 @@ where
             pyo3::exceptions::PyRuntimeError::new_err(format!("could not start a thread: {e}"))
         })?;
     Ok(future)
+}
+
+/// [`run_in_thread`] for a job that runs attached to Python: it holds an exit pass
+/// (taken here, under the GIL), so interpreter exit waits for it (`exit_gate`).
+pub fn run_attached_in_thread<'py, F>(py: Python<'py>, job: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    let pass = exit_gate::Pass::take();
+    run_in_thread(py, move || match exit_gate::attach(pass, job) {
+        Some(result) => result.map_err(PyErrOrError::Py),
+        // The interpreter is gone, so is whoever would read this.
+        None => Err(Error::Closed.into()),
+    })
 }

@@ -12,9 +12,9 @@
 //! [`close`]: it refuses new passes and waits, with the GIL released, until every
 //! pass taken has been given back. Each holder's work is bounded: a close by its
 //! timeout, and by `exit_timeout_ms` once exit has begun ([`exit_outlasted`]), as
-//! the exit's own closes are. Threads that never attach
-//! need no pass; the dispatcher, which does, is joined by `close()`, which
-//! `_shutdown_all` runs for every client still open.
+//! the exit's own closes are. Threads that never attach need no pass; the
+//! dispatcher, which does, is joined by `close()`, which `_shutdown_all` runs for
+//! every client still open.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::OnceLock;

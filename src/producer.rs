@@ -9,7 +9,7 @@ use pyo3::types::{PyBool, PyDict, PyTuple, PyType};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::types::RDKafkaErrorCode as Code;
 
-use crate::aio::{self, expire_fn, run_in_thread, running_loop};
+use crate::aio::{self, expire_fn, run_attached_in_thread, run_in_thread, running_loop};
 use crate::args::{validate_topic, Record};
 use crate::client;
 use crate::cluster;
@@ -18,8 +18,7 @@ use crate::config::from_py::{to_value, to_values, Limits, Serializers};
 use crate::delivery::batch::BatchLoop;
 use crate::delivery::{Batch, Completion, Outcome, Waiter};
 use crate::enqueue::{Engine, WhenFull};
-use crate::errors::{Error, PyErrOrError};
-use crate::exit_gate;
+use crate::errors::Error;
 use crate::metadata::RecordMetadata;
 use crate::observe;
 use crate::timeout::{self, Deadline};
@@ -358,13 +357,8 @@ impl Producer {
         let timeout = timeout::seconds("timeout", timeout)?;
         let me = slf.clone().unbind();
         let py = slf.py();
-        let pass = exit_gate::Pass::take();
-        run_in_thread(py, move || {
-            let closed = exit_gate::attach(pass, |py| {
-                me.get().close_within(py, timeout).map(|_| py.None())
-            });
-            // None: the interpreter is gone, so is whoever would read this.
-            closed.map_or(Err(Error::Closed.into()), |r| r.map_err(PyErrOrError::Py))
+        run_attached_in_thread(py, move |py| {
+            me.get().close_within(py, timeout).map(|_| py.None())
         })
     }
 
@@ -509,14 +503,10 @@ impl Producer {
         _exc: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let me = slf.clone().unbind();
-        let pass = exit_gate::Pass::take();
-        run_in_thread(slf.py(), move || {
-            let closed = exit_gate::attach(pass, |py| {
-                me.get()
-                    .close(py, None)
-                    .map(|_| PyBool::new(py, false).to_owned().into_any().unbind())
-            });
-            closed.map_or(Err(Error::Closed.into()), |r| r.map_err(PyErrOrError::Py))
+        run_attached_in_thread(slf.py(), move |py| {
+            me.get()
+                .close(py, None)
+                .map(|_| PyBool::new(py, false).to_owned().into_any().unbind())
         })
     }
 
